@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# PostgreSQL from Debian's packages. Reuses a server already answering on the port;
+# otherwise runs a project-local cluster whose data lives in .data/postgres.
+# Usage: postgres.sh install|start|stop|status
+source "$(dirname "$0")/common.sh"
+
+PORT="${CDP_PG_PORT:-5432}"
+DB_USER="${CDP_PG_USER:-cdp}"
+DB_PASS="${CDP_PG_PASSWORD:-cdp}"
+DB_NAME="${CDP_PG_DB:-cdp}"
+PGDATA_DIR="$DATA/postgres"
+SOCKET_DIR="$DATA/postgres-run"
+OWNED="$RUN/postgres.owned"   # present when this project started the server
+
+install() {
+  apt_install postgresql
+}
+
+pg_bin() {
+  local v; v="$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)"
+  [[ -n "$v" ]] || die "no PostgreSQL server binaries under /usr/lib/postgresql"
+  echo "/usr/lib/postgresql/$v/bin"
+}
+
+# as_owner CMD... -> runs CMD as the cluster owner (postgres when we are root).
+as_owner() {
+  if [[ $EUID -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# superuser SQL -> runs SQL as a superuser on the server at $PORT.
+superuser() {
+  if [[ -f "$OWNED" ]]; then
+    as_owner "$(pg_bin)/psql" -h "$SOCKET_DIR" -p "$PORT" -d postgres -v ON_ERROR_STOP=1 -qAt -c "$1"
+  elif [[ $EUID -eq 0 ]]; then
+    runuser -u postgres -- psql -p "$PORT" -d postgres -v ON_ERROR_STOP=1 -qAt -c "$1"
+  else
+    psql -h 127.0.0.1 -p "$PORT" -d postgres -v ON_ERROR_STOP=1 -qAt -c "$1"
+  fi
+}
+
+ensure_db() {
+  if [[ "$(superuser "SELECT 1 FROM pg_roles WHERE rolname='$DB_USER'")" != "1" ]]; then
+    superuser "CREATE ROLE \"$DB_USER\" LOGIN PASSWORD '$DB_PASS'"
+    log "created role $DB_USER"
+  fi
+  if [[ "$(superuser "SELECT 1 FROM pg_database WHERE datname='$DB_NAME'")" != "1" ]]; then
+    superuser "CREATE DATABASE \"$DB_NAME\" OWNER \"$DB_USER\""
+    log "created database $DB_NAME"
+  fi
+}
+
+start() {
+  if port_open 127.0.0.1 "$PORT"; then
+    [[ -f "$OWNED" ]] || log "reusing the PostgreSQL already listening on 127.0.0.1:$PORT"
+  else
+    install
+    local bin; bin="$(pg_bin)"
+    mkdir -p "$PGDATA_DIR" "$SOCKET_DIR"
+    [[ $EUID -eq 0 ]] && chown postgres:postgres "$PGDATA_DIR" "$SOCKET_DIR"
+    chmod 700 "$PGDATA_DIR"
+    if [[ ! -f "$PGDATA_DIR/PG_VERSION" ]]; then
+      log "initialising a project-local cluster in $PGDATA_DIR"
+      as_owner "$bin/initdb" -D "$PGDATA_DIR" -A trust -U postgres -E UTF8 >"$LOGS/postgres-initdb.log" 2>&1 \
+        || { cat "$LOGS/postgres-initdb.log" >&2; die "initdb failed"; }
+      { echo "local all all trust"; echo "host all all 127.0.0.1/32 scram-sha-256"; echo "host all all ::1/128 scram-sha-256"; } \
+        | as_owner tee "$PGDATA_DIR/pg_hba.conf" >/dev/null
+    fi
+    touch "$LOGS/postgres.log"; [[ $EUID -eq 0 ]] && chown postgres:postgres "$LOGS/postgres.log"
+    log "starting postgres on 127.0.0.1:$PORT"
+    as_owner "$bin/pg_ctl" -D "$PGDATA_DIR" -l "$LOGS/postgres.log" -w -t 60 \
+      -o "-p $PORT -k $SOCKET_DIR -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB -c synchronous_commit=on -c fsync=on" \
+      start >/dev/null || { tail -20 "$LOGS/postgres.log" >&2; die "postgres did not start"; }
+    touch "$OWNED"
+  fi
+  wait_for "postgres" 60 port_open 127.0.0.1 "$PORT"
+  ensure_db
+}
+
+stop() {
+  if [[ -f "$OWNED" ]]; then
+    as_owner "$(pg_bin)/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null 2>&1 || true
+    rm -f "$OWNED"
+    log "postgres stopped"
+  else
+    log "postgres not started by this project; left alone"
+  fi
+}
+
+status() { if port_open 127.0.0.1 "$PORT"; then echo "postgres: up (127.0.0.1:$PORT)"; else echo "postgres: down"; fi; }
+
+case "${1:-}" in
+  install) install ;;
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) die "usage: $0 install|start|stop|status" ;;
+esac

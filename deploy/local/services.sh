@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs every service that exists in the background, with logs and pid files under .data/.
+# Usage: services.sh up|down|status|logs
+# Settings come from the caller's environment (CDP_*), passed through unchanged.
+source "$(dirname "$0")/common.sh"
+BIN="$ROOT/.venv/bin"
+
+# name | package dir | health URL | command
+services() {
+  local cport="${CDP_COLLECTOR_PORT:-8080}"
+  echo "collector|services/collector|http://127.0.0.1:$cport/readyz|$BIN/cdp-collector"
+}
+
+healthy() { curl -fsS -o /dev/null --max-time 2 "$1"; }
+
+up() {
+  local started=0
+  while IFS='|' read -r name dir health cmd; do
+    [[ -d "$ROOT/$dir" ]] || continue
+    local pidfile="$RUN/$name.pid"
+    if pid_alive "$pidfile"; then log "$name already running (pid $(cat "$pidfile"))"; continue; fi
+    log "starting $name"
+    (cd "$ROOT" && nohup $cmd >>"$LOGS/$name.log" 2>&1 & echo $! >"$pidfile")
+    started=$((started + 1))
+    wait_for "$name" 60 healthy "$health" || true
+    pid_alive "$pidfile" || { tail -20 "$LOGS/$name.log" >&2; die "$name exited at start (see $LOGS/$name.log)"; }
+  done < <(services)
+  if [[ -x "$BIN/cdp" && -d "$ROOT/services/collector" ]]; then
+    "$BIN/cdp" sources add demo --if-missing --write-key "${CDP_DEMO_WRITE_KEY:-demo-write-key-0123456789}" \
+      --origin "http://localhost:8000" --origin "http://127.0.0.1:8000" --internal-domain localhost
+  fi
+  echo
+  echo "Kafka      ${CDP_KAFKA_BOOTSTRAP:-127.0.0.1:9092}"
+  echo "Postgres   ${CDP_PG_DSN:-postgresql://cdp:cdp@127.0.0.1:5432/cdp}"
+  echo "Redis      ${CDP_REDIS_URL:-redis://127.0.0.1:6379/0}"
+  while IFS='|' read -r name dir health cmd; do
+    [[ -d "$ROOT/$dir" ]] || continue
+    printf '%-10s %s   (log: %s)\n' "$name" "${health%/*}" "$LOGS/$name.log"
+  done < <(services)
+  (( started > 0 )) || log "no new service started"
+}
+
+down() {
+  while IFS='|' read -r name dir health cmd; do
+    stop_pid "$RUN/$name.pid" "$name"
+  done < <(services)
+}
+
+status() {
+  while IFS='|' read -r name dir health cmd; do
+    [[ -d "$ROOT/$dir" ]] || { echo "$name: not built yet"; continue; }
+    if pid_alive "$RUN/$name.pid"; then echo "$name: running (pid $(cat "$RUN/$name.pid"))"; else echo "$name: stopped"; fi
+  done < <(services)
+}
+
+logs() {
+  local files=()
+  while IFS='|' read -r name dir health cmd; do
+    [[ -f "$LOGS/$name.log" ]] && files+=("$LOGS/$name.log")
+  done < <(services)
+  (( ${#files[@]} )) || die "no service logs yet (run make up)"
+  tail -n 50 -F "${files[@]}"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  logs) logs ;;
+  *) die "usage: $0 up|down|status|logs" ;;
+esac

@@ -1,0 +1,1 @@
+"""Shared vocabulary of the CDP pipeline: events, records, topics, settings and adapters."""

@@ -1,0 +1,48 @@
+"""Prometheus metric names, declared once. Services build the collectors they use with
+``build`` on their own registry, so tests and several apps in one process do not clash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class M(StrEnum):
+    # collector
+    HTTP_REQUESTS = "cdp_collector_http_requests_total"
+    EVENTS_ACCEPTED = "cdp_collector_events_accepted_total"
+    EVENTS_REJECTED = "cdp_collector_events_rejected_total"
+    PRODUCE_LATENCY = "cdp_collector_produce_latency_seconds"
+    PRODUCE_FAILURES = "cdp_collector_produce_failures_total"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricDef:
+    kind: Literal["counter", "gauge", "histogram"]
+    doc: str
+    labels: tuple[str, ...] = ()
+    buckets: tuple[float, ...] | None = None
+
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+DEFS: dict[M, MetricDef] = {
+    M.HTTP_REQUESTS: MetricDef("counter", "HTTP requests by route and status", ("route", "status")),
+    M.EVENTS_ACCEPTED: MetricDef("counter", "Events durably published to cdp.hits.raw", ("type",)),
+    M.EVENTS_REJECTED: MetricDef("counter", "Events refused at the edge, by reason", ("reason",)),
+    M.PRODUCE_LATENCY: MetricDef("histogram", "Time from send to broker ack", (), _LATENCY_BUCKETS),
+    M.PRODUCE_FAILURES: MetricDef("counter", "Requests answered 503 because the broker did not ack", ("cause",)),
+}
+
+
+def build(name: M, registry: CollectorRegistry) -> Counter | Gauge | Histogram:
+    d = DEFS[name]
+    if d.kind == "counter":
+        # prometheus_client appends _total itself
+        return Counter(name.value.removesuffix("_total"), d.doc, d.labels, registry=registry)
+    if d.kind == "gauge":
+        return Gauge(name.value, d.doc, d.labels, registry=registry)
+    return Histogram(name.value, d.doc, d.labels, registry=registry, buckets=d.buckets or Histogram.DEFAULT_BUCKETS)

@@ -1,0 +1,15 @@
+"""asyncpg pool factory."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from cdp_common.settings import CommonSettings
+
+
+async def create_pool(settings: CommonSettings, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        settings.pg_dsn.get_secret_value(), min_size=min_size, max_size=max_size, command_timeout=30
+    )
+    assert pool is not None
+    return pool

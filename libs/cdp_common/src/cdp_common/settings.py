@@ -1,0 +1,71 @@
+"""Settings from the environment (prefix ``CDP_``) and an optional ``.env`` file.
+
+One class per concern; services build the ones they need in their wiring code and pass
+them down. Nothing here is instantiated at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cdp_common.topics import Topic
+
+
+def _config(prefix: str = "CDP_") -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore")
+
+
+class CommonSettings(BaseSettings):
+    """What every process needs: where the infrastructure is and how to log."""
+
+    model_config = _config()
+
+    env: Literal["dev", "test", "production"] = "dev"
+    log_level: str = "INFO"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    pg_dsn: SecretStr = SecretStr("postgresql://cdp:cdp@127.0.0.1:5432/cdp")
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+
+class TopicSettings(BaseSettings):
+    """Topic layout: ``CDP_TOPIC_PARTITIONS=8``,
+    ``CDP_TOPIC_PARTITION_OVERRIDES='{"cdp.hits.raw": 12}'``,
+    ``CDP_TOPIC_RETENTION_HOURS='{"cdp.hits.raw": 6}'``."""
+
+    model_config = _config("CDP_TOPIC_")
+
+    partitions: int = Field(default=4, ge=1, le=1000)
+    partition_overrides: dict[str, int] = Field(default_factory=dict)
+    retention_hours: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("partition_overrides", "retention_hours")
+    @classmethod
+    def _known_topics(cls, v: dict[str, object]) -> dict[str, object]:
+        known = {t.value for t in Topic}
+        unknown = sorted(set(v) - known)
+        if unknown:
+            raise ValueError(f"unknown topic(s) {unknown}; known: {sorted(known)}")
+        return v
+
+
+class CollectorSettings(BaseSettings):
+    """The HTTP edge: ``CDP_COLLECTOR_*``."""
+
+    model_config = _config("CDP_COLLECTOR_")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = Field(default=1, ge=1, le=64)
+    # Requests from these proxies may set the client IP with X-Forwarded-For.
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    cookie_secure: bool = False
+    cookie_domain: str | None = None
+    # How long a request may wait for the broker's acknowledgement before it gets a 503.
+    produce_timeout_s: float = Field(default=5.0, gt=0)
+    linger_ms: int = Field(default=5, ge=0)
+    max_event_bytes: int = 32 * 1024
+    max_request_bytes: int = 500 * 1024
+    sources_refresh_s: float = Field(default=5.0, gt=0, le=10)

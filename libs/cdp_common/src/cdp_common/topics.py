@@ -1,0 +1,77 @@
+"""Topic names and their default layout, declared once for every service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Topic(StrEnum):
+    HITS_RAW = "cdp.hits.raw"
+    HITS_ENRICHED = "cdp.hits.enriched"
+    HITS_REJECTED = "cdp.hits.rejected"
+    SEGMENT_CHANGES = "cdp.segments.changes"
+    LEADS_QUALIFIED = "cdp.leads.qualified"
+    LEADS_FAILED = "cdp.leads.failed"
+
+
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    retention_ms: int
+    cleanup_policy: str = "delete"
+    description: str = ""
+
+    def configs(self) -> dict[str, str]:
+        return {"retention.ms": str(self.retention_ms), "cleanup.policy": self.cleanup_policy}
+
+
+# Defaults. The raw topic holds full client IPs, so it is kept short (24 h): long enough
+# to replay a day of enrichment, short enough that un-anonymized IPs do not linger.
+DEFAULT_RETENTION_HOURS: dict[Topic, float] = {
+    Topic.HITS_RAW: 24,
+    Topic.HITS_ENRICHED: 7 * 24,
+    Topic.HITS_REJECTED: 7 * 24,
+    Topic.SEGMENT_CHANGES: 7 * 24,
+    Topic.LEADS_QUALIFIED: 30 * 24,
+    Topic.LEADS_FAILED: 30 * 24,
+}
+
+DESCRIPTIONS: dict[Topic, str] = {
+    Topic.HITS_RAW: "RawHit: every event the collector accepted, keyed by anonymousId (else userId)",
+    Topic.HITS_ENRICHED: "EnrichedHit: raw hit plus campaign, channel, device, bot, geo and trait hints",
+    Topic.HITS_REJECTED: "Rejected: input a stage refused, with reason, stage and original bytes",
+    Topic.SEGMENT_CHANGES: "SegmentChange: a profile entered or left a segment, keyed by profile id",
+    Topic.LEADS_QUALIFIED: "QualifiedLead (cdp.lead/v1): a known profile qualified or changed, keyed by profile id",
+    Topic.LEADS_FAILED: "Leads a destination refused permanently, with the destination's error",
+}
+
+
+def topic_specs(
+    *,
+    partitions: int,
+    partition_overrides: dict[str, int] | None = None,
+    retention_hours: dict[str, float] | None = None,
+) -> list[TopicSpec]:
+    """The wanted layout of every topic, defaults merged with configured overrides."""
+    partition_overrides = partition_overrides or {}
+    retention_hours = retention_hours or {}
+    unknown = (set(partition_overrides) | set(retention_hours)) - {t.value for t in Topic}
+    if unknown:
+        raise ValueError(f"unknown topic(s) in overrides: {sorted(unknown)}")
+    specs = []
+    for topic in Topic:
+        hours = retention_hours.get(topic.value, DEFAULT_RETENTION_HOURS[topic])
+        specs.append(
+            TopicSpec(
+                name=topic.value,
+                partitions=partition_overrides.get(topic.value, partitions),
+                retention_ms=int(hours * HOUR_MS),
+                description=DESCRIPTIONS[topic],
+            )
+        )
+    return specs

@@ -1,0 +1,62 @@
+"""docker-compose.yml cannot run here (no Docker engine), so it is kept honest by parsing it:
+its services, ports and CDP_* variables must match the code's settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic_settings import BaseSettings
+
+from cdp_common import settings as settings_module
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _compose() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def _known_env_vars() -> set[str]:
+    names: set[str] = set()
+    for obj in vars(settings_module).values():
+        if isinstance(obj, type) and issubclass(obj, BaseSettings) and obj is not BaseSettings:
+            prefix = obj.model_config.get("env_prefix", "")
+            names |= {f"{prefix}{field}".upper() for field in obj.model_fields}
+    return names
+
+
+def test_infrastructure_services_are_declared_with_their_ports() -> None:
+    services = _compose()["services"]
+    assert services["kafka"]["image"].startswith("apache/kafka:4.")
+    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert "9092:9092" in services["kafka"]["ports"]
+    assert "5432:5432" in services["postgres"]["ports"]
+    assert "6379:6379" in services["redis"]["ports"]
+
+
+def test_every_cdp_variable_is_a_real_setting() -> None:
+    known = _known_env_vars()
+    assert "CDP_KAFKA_BOOTSTRAP" in known
+    for name, svc in _compose()["services"].items():
+        env = svc.get("environment") or {}
+        unknown = {k for k in env if k.startswith("CDP_")} - known
+        assert not unknown, f"service {name} sets unknown settings {unknown}"
+
+
+def test_every_built_service_exists_and_every_service_is_in_compose() -> None:
+    services = _compose()["services"]
+    built = {s["build"]["args"]["SERVICE"] for s in services.values() if "build" in s}
+    on_disk = (
+        {p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists()}
+        if (ROOT / "services").exists()
+        else set()
+    )
+    assert built <= on_disk, f"compose builds services that do not exist: {built - on_disk}"
+    assert on_disk <= set(services), f"services missing from compose: {on_disk - set(services)}"
+    for name in on_disk:
+        port_var = f"CDP_{name.upper()}_PORT"
+        env = services[name].get("environment") or {}
+        if port_var in env:
+            assert f"{env[port_var]}:{env[port_var]}" in services[name]["ports"]
