@@ -1,0 +1,1 @@
+"""The CDP collector: a thin, Segment-compatible HTTP edge in front of Kafka."""

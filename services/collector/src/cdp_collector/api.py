@@ -1,0 +1,97 @@
+"""The collector's ASGI app: the ingestion edge in front of a small FastAPI app for ops."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Response
+from fastapi.openapi.utils import get_openapi
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from cdp_collector.edge import Edge, EdgeConfig
+from cdp_collector.logic.clientip import parse_trusted
+from cdp_collector.logic.ingest import Limits
+from cdp_collector.metrics import CollectorMetrics
+from cdp_collector.openapi import ingestion_openapi
+from cdp_collector.publisher import Publisher
+from cdp_collector.sources import SourceCache
+from cdp_common.kafka import make_producer
+from cdp_common.pg import create_pool
+from cdp_common.settings import CollectorSettings, CommonSettings
+from cdp_common.sources import SourceStore
+
+
+def create_app(common: CommonSettings, settings: CollectorSettings) -> Edge:
+    metrics = CollectorMetrics()
+    state: dict[str, Any] = {}
+
+    async def load_sources() -> list[Any]:
+        if "pool" not in state:
+            state["pool"] = await create_pool(common, min_size=1, max_size=2)
+        return await SourceStore(state["pool"]).list_all()
+
+    sources = SourceCache(load_sources, refresh_s=settings.sources_refresh_s)
+    producer = make_producer(common, client_id="cdp-collector", linger_ms=settings.linger_ms)
+    publisher = Publisher(producer, timeout_s=settings.produce_timeout_s)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        publisher.start()
+        sources.start()
+        try:
+            yield
+        finally:
+            await sources.stop()
+            await publisher.stop()
+            if "pool" in state:
+                await state["pool"].close()
+
+    app = FastAPI(
+        title="CDP collector",
+        version="0.1.0",
+        description="Segment-compatible ingestion: validate, stamp, publish to Kafka, answer.",
+        lifespan=lifespan,
+    )
+
+    @app.get("/healthz", summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        summary="Ready: producer connected and sources loaded",
+        responses={503: {"description": "Not ready yet"}},
+    )
+    async def readyz(response: Response) -> dict[str, bool]:
+        ready = {"producer": publisher.ready, "sources": sources.loaded}
+        if not all(ready.values()):
+            response.status_code = 503
+        return ready
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            paths, components = ingestion_openapi()
+            schema["paths"] = {**paths, **schema.get("paths", {})}
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
+            schema["components"]["securitySchemes"] = {
+                "writeKey": {"type": "http", "scheme": "basic", "description": "write key as the username"}
+            }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    config = EdgeConfig(
+        limits=Limits(max_event_bytes=settings.max_event_bytes, max_request_bytes=settings.max_request_bytes),
+        trusted_proxies=parse_trusted(settings.trusted_proxies),
+        cookie_secure=settings.cookie_secure,
+        cookie_domain=settings.cookie_domain,
+    )
+    return Edge(config=config, sources=sources, publisher=publisher, metrics=metrics, fallback=app)

@@ -1,0 +1,1 @@
+"""Pure logic of the collector: no I/O, no clock reads."""
