@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -73,7 +74,13 @@ async def ensure_topics(
     reports: list[TopicReport] = []
     to_create = [s for s in specs if s.name not in existing]
     if to_create and not verify_only:
-        await admin.create_topics([NewTopic(s.name, s.partitions, 1, topic_configs=s.configs()) for s in to_create])
+        response = await admin.create_topics(
+            [NewTopic(s.name, s.partitions, 1, topic_configs=s.configs()) for s in to_create]
+        )
+        for name, code, *rest in response.topic_errors:
+            if code not in (0, _TOPIC_ALREADY_EXISTS):
+                raise RuntimeError(f"could not create topic {name}: error {code} {rest[0] if rest else ''}")
+        await _wait_visible(admin, {s.name: s.partitions for s in to_create})
     for s in to_create:
         reports.append(TopicReport(s.name, "missing" if verify_only else "created", s.partitions))
 
@@ -97,6 +104,7 @@ async def ensure_topics(
                 actions.append(f"partitions-differ ({have} < {s.partitions})")
             else:
                 await admin.create_partitions({s.name: NewPartitions(s.partitions)})
+                await _wait_visible(admin, {s.name: s.partitions})
                 actions.append(f"partitions-increased ({have} -> {s.partitions})")
                 have = s.partitions
         wanted = s.configs()
@@ -110,6 +118,30 @@ async def ensure_topics(
                 actions.append(f"configs-updated {diff}")
         reports.append(TopicReport(s.name, ", ".join(actions) or "ok", have))
     return reports
+
+
+_TOPIC_ALREADY_EXISTS = 36
+
+
+async def _wait_visible(admin: AIOKafkaAdminClient, want: dict[str, int], timeout_s: float = 15.0) -> None:
+    """Topic creation and partition growth are asynchronous in Kafka: wait until the
+    metadata shows every partition with a leader, so callers can use the topics at once."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        described = await admin.describe_topics(list(want))
+        ready = {
+            d["topic"]
+            for d in described
+            if d.get("error_code", 0) == 0
+            and len(d["partitions"]) >= want.get(d["topic"], 0)
+            and all(p["leader"] >= 0 for p in d["partitions"])
+        }
+        if ready >= set(want):
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(f"topics not ready after {timeout_s}s: {sorted(set(want) - ready)}")
+        await asyncio.sleep(0.1)
 
 
 def _resources_of(answer: Any) -> list[tuple[Any, ...]]:

@@ -22,10 +22,19 @@ import orjson
 from cdp_collector.logic import errors
 from cdp_collector.logic.clientip import Network, client_ip
 from cdp_collector.logic.errors import Refusal
-from cdp_collector.logic.ingest import Hit, Limits, Stamp, build_hits, decode_body, events_of, parse_payload, write_key_of
+from cdp_collector.logic.ingest import (
+    Hit,
+    Limits,
+    Stamp,
+    build_hits,
+    decode_body,
+    events_of,
+    parse_payload,
+    write_key_of,
+)
 from cdp_collector.logic.pixel import pixel_event
 from cdp_collector.metrics import CollectorMetrics
-from cdp_collector.publisher import PublishError, Publisher
+from cdp_collector.publisher import Publisher, PublishError
 from cdp_collector.sources import SourceCache
 from cdp_common.jsonio import dump_model
 from cdp_common.records import Rejected
@@ -71,7 +80,7 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
 
 def _basic_user(authorization: bytes | None) -> str | None:
     """The write key is the HTTP Basic username (Segment's convention)."""
-    if not authorization or not authorization[:6].lower() == b"basic ":
+    if not authorization or authorization[:6].lower() != b"basic ":
         return None
     try:
         user, _, _ = base64.b64decode(authorization[6:].strip(), validate=True).partition(b":")
@@ -148,9 +157,7 @@ class Edge:
     async def _unavailable(self, route: str, cause: str, send: Send, cors: list[tuple[bytes, bytes]]) -> None:
         self.metrics.request(route, 503)
         self.metrics.produce_failures.labels(cause).inc()
-        body = orjson.dumps(
-            {"error": "unavailable", "message": f"events could not be stored ({cause}); retry later"}
-        )
+        body = orjson.dumps({"error": "unavailable", "message": f"events could not be stored ({cause}); retry later"})
         await self._answer(send, 503, body, [_JSON, (b"retry-after", RETRY_AFTER_S.encode()), *cors])
 
     async def _not_allowed(self, route: str, allow: str, send: Send) -> None:
@@ -206,7 +213,9 @@ class Edge:
         limits = self.config.limits
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limits.max_request_bytes:
-            return await self._refuse(route, errors.too_large(f"requests are limited to {limits.max_request_bytes} bytes"), send, [])
+            return await self._refuse(
+                route, errors.too_large(f"requests are limited to {limits.max_request_bytes} bytes"), send, []
+            )
         if not self.sources.loaded:
             return await self._unavailable(route, "sources_not_loaded", send, [])
 
@@ -217,12 +226,16 @@ class Edge:
 
         body = await self._read_body(receive, limits.max_request_bytes)
         if body is None:
-            return await self._refuse(route, errors.too_large(f"requests are limited to {limits.max_request_bytes} bytes"), send, [])
+            return await self._refuse(
+                route, errors.too_large(f"requests are limited to {limits.max_request_bytes} bytes"), send, []
+            )
         raw = decode_body(body, headers.get(b"content-encoding", b"").decode("latin-1"), limits)
         if isinstance(raw, Refusal):
             return await self._refuse(route, raw, send, [])
         if kind != "batch" and len(raw) > limits.max_event_bytes:
-            return await self._refuse(route, errors.too_large(f"an event is limited to {limits.max_event_bytes} bytes"), send, [])
+            return await self._refuse(
+                route, errors.too_large(f"an event is limited to {limits.max_event_bytes} bytes"), send, []
+            )
         payload = parse_payload(raw)
         if isinstance(payload, Refusal):
             return await self._refuse(route, payload, send, [])
@@ -312,8 +325,13 @@ class Edge:
             refusal = errors.unauthorized("unknown write key" if write_key else "the writeKey parameter is required")
             hits: list[Hit] | Refusal = refusal
         else:
-            hits = build_hits([event], stamp=self._stamp(scope, headers, source), limits=self.config.limits,
-                              new_id=self.new_id, single=True)
+            hits = build_hits(
+                [event],
+                stamp=self._stamp(scope, headers, source),
+                limits=self.config.limits,
+                new_id=self.new_id,
+                single=True,
+            )
         try:
             if isinstance(hits, Refusal):
                 refusal = hits
@@ -331,7 +349,9 @@ class Edge:
     async def _publish_rejected(self, refusal: Refusal, original: bytes, source: Source | None) -> None:
         record = Rejected(
             reason=refusal.code,
-            message=refusal.message if not refusal.details else f"{refusal.message} {orjson.dumps(refusal.details).decode()}",
+            message=refusal.message
+            if not refusal.details
+            else f"{refusal.message} {orjson.dumps(refusal.details).decode()}",
             stage="collector",
             original=Rejected.encode(original),
             source_id=source.id if source else None,

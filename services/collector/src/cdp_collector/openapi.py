@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from cdp_common.events import AliasEvent, GroupEvent, IdentifyEvent, PageEvent, ScreenEvent, TrackEvent
 
-_MODELS = {
+_MODELS: dict[str, type[BaseModel]] = {
     "track": TrackEvent,
     "page": PageEvent,
     "identify": IdentifyEvent,
@@ -60,14 +61,20 @@ def ingestion_openapi() -> tuple[dict[str, Any], dict[str, Any]]:
             "writeKey": {"type": "string"},
         },
     }
-    ok = {"200": {"description": "Every event is durably stored in Kafka", **_json({"$ref": "#/components/schemas/Success"})}}
+    ok = {
+        "200": {
+            "description": "Every event is durably stored in Kafka",
+            **_json({"$ref": "#/components/schemas/Success"}),
+        }
+    }
     errors = _error_responses(400, 401, 403, 413, 415, 503)
     paths: dict[str, Any] = {}
     for kind, ref in [("batch", {"$ref": "#/components/schemas/Batch"}), *refs.items()]:
+        what = "a batch of events" if kind == "batch" else f"one {kind} event"
         paths[f"/v1/{kind}"] = {
             "post": {
                 "operationId": f"ingest_{kind}",
-                "summary": f"Send {'a batch of events' if kind == 'batch' else f'one {kind} event'} (Segment-compatible)",
+                "summary": f"Send {what} (Segment-compatible)",
                 "security": [{"writeKey": []}, {}],
                 "requestBody": {"required": True, **_json(ref)},
                 "responses": {**ok, **errors},

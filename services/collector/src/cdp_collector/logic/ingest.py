@@ -131,14 +131,21 @@ def describe(err: ValidationError, event_type: Any) -> list[dict[str, str]]:
 
 def corrected_timestamp(ev: EventBase, received_at: datetime) -> datetime:
     """``receivedAt - (sentAt - timestamp)`` when the client sent ``sentAt``: the event time
-    on the server's clock. Without ``sentAt`` the client's time is taken as it is; without
-    any client time, the receive time."""
+    on the server's clock. Without ``sentAt`` the client's time is taken as it is (historical
+    imports); without any client time, or with times that cannot be reconciled, the
+    receive time."""
     client_time = ev.timestamp or ev.original_timestamp
     if client_time is None:
         return received_at
     if ev.sent_at is None:
         return client_time
-    return received_at - (ev.sent_at - client_time)
+    skew = ev.sent_at - client_time
+    if skew.total_seconds() < 0:
+        return received_at  # sent before it happened: the client's clocks disagree, trust ours
+    try:
+        return received_at - skew
+    except OverflowError:
+        return received_at  # absurd client times (year 1 vs 9999) cannot be corrected
 
 
 def build_hits(

@@ -1,0 +1,136 @@
+"""Helpers shared by integration and e2e tests: running services as real processes,
+reading what reached a topic."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
+
+ROOT = Path(__file__).resolve().parents[1]
+LOGS = ROOT / ".data" / "logs" / "tests"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServiceProcess:
+    """A service started as its own OS process, with its log in .data/logs/tests/."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.log_path = LOGS / f"{name}-{os.getpid()}-{time.time_ns()}.log"
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            argv, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+
+    def wait_http(self, url: str, *, status: int = 200, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                r = httpx.get(url, timeout=2)
+                if r.status_code == status:
+                    return
+                last = r.status_code
+            except httpx.HTTPError as e:
+                last = e
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.name} not answering {status} at {url} (last: {last}):\n{self.log_tail()}")
+
+    def log_tail(self, n: int = 40) -> str:
+        self._log.flush()
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+
+    def stop(self, sig: int | None = None) -> None:
+        if self.proc.poll() is None:
+            if sig is None:
+                self.proc.terminate()
+            else:
+                self.proc.send_signal(sig)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._log.close()
+
+
+def python_module(module: str) -> list[str]:
+    return [sys.executable, "-m", module]
+
+
+class TopicTail:
+    """Reads a topic from the end offsets it had when created, so a test sees only the
+    records produced after that moment (other tests share the topic)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> TopicTail:
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, group_id=None)
+        await self.consumer.start()
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            described = await admin.describe_topics([self.topic])
+        finally:
+            await admin.close()
+        partitions = {p["partition"] for d in described for p in d["partitions"]}
+        assert partitions, f"topic {self.topic} does not exist (run `cdp topics`)"
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        self.consumer.assign(tps)
+        await self.consumer.seek_to_end(*tps)
+        for tp in tps:
+            await self.consumer.position(tp)  # resolve now, before anything is produced
+        return self
+
+    async def collect(
+        self, match: Callable[[dict[str, Any]], bool], *, want: int, within: float = 15, settle: float = 1.0
+    ) -> list[dict[str, Any]]:
+        """Matching records (parsed JSON, with ``_key``, ``_partition``, ``_offset``), until
+        ``want`` are seen and then ``settle`` more seconds pass without extras (so a
+        duplicate would be seen), or the timeout."""
+        assert self.consumer is not None
+        got: list[dict[str, Any]] = []
+        deadline = time.monotonic() + within
+        settle_until: float | None = None
+        while time.monotonic() < deadline:
+            batches = await self.consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for r in records:
+                    value = orjson.loads(r.value)
+                    value["_key"] = r.key.decode() if r.key else None
+                    value["_partition"], value["_offset"] = r.partition, r.offset
+                    if match(value):
+                        got.append(value)
+            if len(got) >= want:
+                settle_until = settle_until or time.monotonic() + settle
+                if time.monotonic() >= settle_until:
+                    break
+        return got
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            await asyncio.wait_for(self.consumer.stop(), 10)

@@ -1,0 +1,71 @@
+"""A real collector process on a free port, with its own source in the real Postgres."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from cdp_common.sources import Source, SourceStore
+from cdp_common.topics import Topic
+from tests.helpers import ServiceProcess, TopicTail, free_port, python_module
+
+
+@dataclass(frozen=True)
+class Collector:
+    url: str
+    source: Source
+    process: ServiceProcess
+
+
+@pytest.fixture(scope="session")
+async def collector_source(migrated_pool) -> Source:  # type: ignore[no-untyped-def]
+    store = SourceStore(migrated_pool)
+    return await store.add(
+        f"test-{secrets.token_hex(4)}",
+        origins=["https://www.example.com"],
+        internal_domains=["example.com"],
+    )
+
+
+def start_collector(settings, **env: str) -> tuple[ServiceProcess, str]:  # type: ignore[no-untyped-def]
+    port = free_port()
+    proc = ServiceProcess(
+        "collector",
+        python_module("cdp_collector.main"),
+        {
+            "CDP_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+            "CDP_PG_DSN": settings.pg_dsn.get_secret_value(),
+            "CDP_COLLECTOR_PORT": str(port),
+            "CDP_COLLECTOR_SOURCES_REFRESH_S": "1",
+            "CDP_COLLECTOR_PRODUCE_TIMEOUT_S": "2",
+            **env,
+        },
+    )
+    return proc, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def collector(settings, collector_source: Source) -> Iterator[Collector]:  # type: ignore[no-untyped-def]
+    proc, url = start_collector(settings)
+    try:
+        proc.wait_http(f"{url}/readyz")
+        yield Collector(url=url, source=collector_source, process=proc)
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+async def raw(kafka_bootstrap: str) -> AsyncIterator[TopicTail]:
+    tail = await TopicTail(kafka_bootstrap, Topic.HITS_RAW).start()
+    yield tail
+    await tail.stop()
+
+
+@pytest.fixture
+async def rejected(kafka_bootstrap: str) -> AsyncIterator[TopicTail]:
+    tail = await TopicTail(kafka_bootstrap, Topic.HITS_REJECTED).start()
+    yield tail
+    await tail.stop()
