@@ -12,6 +12,8 @@ REQS := requirements-dev.txt constraints.txt $(wildcard libs/*/pyproject.toml se
 export CDP_KAFKA_BOOTSTRAP ?= 127.0.0.1:9092
 export CDP_PG_DSN ?= postgresql://cdp:cdp@127.0.0.1:5432/cdp
 export CDP_REDIS_URL ?= redis://127.0.0.1:6379/0
+# two uvicorn workers on the 2-core box: one per core; Kafka and the rest share them
+export CDP_COLLECTOR_WORKERS ?= 2
 
 .PHONY: help install lock infra-up infra-down infra-status up down logs status test test-unit lint bench demo clean
 

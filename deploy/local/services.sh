@@ -20,7 +20,9 @@ up() {
     local pidfile="$RUN/$name.pid"
     if pid_alive "$pidfile"; then log "$name already running (pid $(cat "$pidfile"))"; continue; fi
     log "starting $name"
-    (cd "$ROOT" && nohup $cmd >>"$LOGS/$name.log" 2>&1 & echo $! >"$pidfile")
+    # exec: the pid recorded is the service itself; nothing keeps the caller's stdout open
+    (cd "$ROOT" && exec setsid $cmd >>"$LOGS/$name.log" 2>&1 </dev/null) &
+    echo $! >"$pidfile"
     started=$((started + 1))
     wait_for "$name" 60 healthy "$health" || true
     pid_alive "$pidfile" || { tail -20 "$LOGS/$name.log" >&2; die "$name exited at start (see $LOGS/$name.log)"; }
