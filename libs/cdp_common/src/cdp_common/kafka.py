@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from cdp_common.partitioner import CachedDefaultPartitioner
 from cdp_common.settings import CommonSettings
 from cdp_common.topics import TopicSpec
 
@@ -27,6 +28,7 @@ def make_producer(settings: CommonSettings, *, client_id: str, **overrides: Any)
         "linger_ms": 5,
         "max_batch_size": 256 * 1024,
         "compression_type": None,
+        "partitioner": CachedDefaultPartitioner(),
         "request_timeout_ms": 30_000,
     }
     options.update(overrides)
