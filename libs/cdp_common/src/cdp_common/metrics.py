@@ -17,6 +17,13 @@ class M(StrEnum):
     EVENTS_REJECTED = "cdp_collector_events_rejected_total"
     PRODUCE_LATENCY = "cdp_collector_produce_latency_seconds"
     PRODUCE_FAILURES = "cdp_collector_produce_failures_total"
+    # enricher
+    ENRICHER_RECORDS = "cdp_enricher_records_total"
+    ENRICHER_BOTS = "cdp_enricher_bot_hits_total"
+    ENRICHER_BATCH_SECONDS = "cdp_enricher_batch_seconds"
+    ENRICHER_UA_CACHE = "cdp_enricher_ua_cache"
+    ENRICHER_RULES = "cdp_enricher_rules"
+    ENRICHER_REJECTED_RATIO = "cdp_enricher_rejected_ratio"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +42,16 @@ DEFS: dict[M, MetricDef] = {
     M.EVENTS_REJECTED: MetricDef("counter", "Events refused at the edge, by reason", ("reason",)),
     M.PRODUCE_LATENCY: MetricDef("histogram", "Time from send to broker ack", (), _LATENCY_BUCKETS),
     M.PRODUCE_FAILURES: MetricDef("counter", "Requests answered 503 because the broker did not ack", ("cause",)),
+    M.ENRICHER_RECORDS: MetricDef(
+        "counter", "Raw records by outcome (emitted, rejected, dropped) and reason", ("outcome", "reason")
+    ),
+    M.ENRICHER_BOTS: MetricDef("counter", "Hits flagged as bots, by reason", ("reason",)),
+    M.ENRICHER_BATCH_SECONDS: MetricDef(
+        "histogram", "Time to enrich and durably publish one batch", (), _LATENCY_BUCKETS
+    ),
+    M.ENRICHER_UA_CACHE: MetricDef("gauge", "User-agent cache lookups", ("result",)),
+    M.ENRICHER_RULES: MetricDef("gauge", "Campaign rules in force"),
+    M.ENRICHER_REJECTED_RATIO: MetricDef("gauge", "Share of the recent records that were rejected"),
 }
 
 

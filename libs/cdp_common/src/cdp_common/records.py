@@ -41,6 +41,7 @@ class Channel(StrEnum):
     PAID_SEARCH = "Paid Search"
     ORGANIC_SEARCH = "Organic Search"
     PAID_SOCIAL = "Paid Social"
+    PAID_OTHER = "Paid Other"
     ORGANIC_SOCIAL = "Organic Social"
     EMAIL = "Email"
     DISPLAY = "Display"
@@ -48,6 +49,7 @@ class Channel(StrEnum):
     REFERRAL = "Referral"
     DIRECT = "Direct"
     INTERNAL = "Internal"
+    UNASSIGNED = "Unassigned"
 
 
 class Referrer(Wire):

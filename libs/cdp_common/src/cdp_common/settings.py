@@ -70,3 +70,27 @@ class CollectorSettings(BaseSettings):
     max_event_bytes: int = 32 * 1024
     max_request_bytes: int = 500 * 1024
     sources_refresh_s: float = Field(default=5.0, gt=0, le=10)
+
+
+class EnricherSettings(BaseSettings):
+    """The enricher: ``CDP_ENRICHER_*``."""
+
+    model_config = _config("CDP_ENRICHER_")
+
+    group_id: str = "cdp-enricher"
+    # where a new consumer group starts; a group with committed offsets resumes from them
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    batch_size: int = Field(default=2000, ge=1)
+    batch_within_s: float = Field(default=0.05, gt=0)
+    rules_refresh_s: float = Field(default=5.0, gt=0, le=10)
+    metrics_port: int = 9101
+    ua_cache_size: int = Field(default=50_000, ge=0)
+    # the key-value convention inside one UTM parameter; an empty parameter disables it
+    kv_parameter: str = "utm_content"
+    kv_pair_separator: str = "|"
+    kv_separator: str = ":"
+    # precedence per campaign field, e.g. '{"campaign": ["utm_campaign", "cid", "context.name"]}'
+    campaign_precedence: dict[str, list[str]] = Field(default_factory=dict)
+    # stop when more than this share of the last `guard_window` records were rejected
+    guard_window: int = Field(default=1000, ge=10)
+    guard_max_ratio: float = Field(default=0.5, gt=0, le=1)

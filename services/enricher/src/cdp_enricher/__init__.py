@@ -1,0 +1,1 @@
+"""The CDP enricher: turns raw hits into attributed, classified, privacy-safe hits."""

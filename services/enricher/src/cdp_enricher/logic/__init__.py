@@ -1,0 +1,1 @@
+"""Pure enrichments, one module each: no I/O, no faust, no clock reads."""

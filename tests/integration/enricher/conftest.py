@@ -1,0 +1,128 @@
+"""Real enricher processes (faust workers) against the real broker and Postgres."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import httpx
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from cdp_common.topics import Topic
+from tests.helpers import ServiceProcess, TopicTail, free_port, python_module
+
+CHROME = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+
+
+def raw_hit(
+    anonymous_id: str, *, url: str = "https://www.example.com/", source_id: str = "src_test", **event: object
+) -> dict:
+    now = datetime.now(UTC).isoformat()
+    return {
+        "event": {
+            "type": "page",
+            "anonymousId": anonymous_id,
+            "messageId": str(uuid.uuid4()),
+            "context": {"page": {"url": url}, "library": {"name": "cdp-tag"}},
+            **event,
+        },
+        "receivedAt": now,
+        "sourceId": source_id,
+        "clientIp": "81.2.69.142",
+        "userAgent": CHROME,
+        "timestamp": now,
+    }
+
+
+class Enrichers:
+    """Starts enricher workers in one consumer group and waits until they consume."""
+
+    def __init__(self, settings, kafka_bootstrap: str) -> None:  # type: ignore[no-untyped-def]
+        self.settings = settings
+        self.bootstrap = kafka_bootstrap
+        self.group = f"test-enricher-{uuid.uuid4().hex[:8]}"
+        self.procs: list[ServiceProcess] = []
+        self.metrics_ports: list[int] = []
+
+    def start(self, **env: str) -> ServiceProcess:
+        port = free_port()
+        proc = ServiceProcess(
+            "enricher",
+            python_module("cdp_enricher.main"),
+            {
+                "CDP_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
+                "CDP_PG_DSN": self.settings.pg_dsn.get_secret_value(),
+                "CDP_ENRICHER_GROUP_ID": self.group,
+                "CDP_ENRICHER_AUTO_OFFSET_RESET": "latest",
+                "CDP_ENRICHER_METRICS_PORT": str(port),
+                "CDP_ENRICHER_BATCH_WITHIN_S": "0.02",
+                **env,
+            },
+        )
+        self.procs.append(proc)
+        self.metrics_ports.append(port)
+        return proc
+
+    def metrics(self, index: int) -> str:
+        return httpx.get(f"http://127.0.0.1:{self.metrics_ports[index]}/metrics", timeout=5).text
+
+    async def wait_consuming(self, producer: AIOKafkaProducer, enriched: TopicTail, within: float = 90) -> None:
+        """Probe records until one comes out enriched: the group is assigned and running."""
+        marker = f"probe-{uuid.uuid4().hex[:8]}"
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            for p in self.procs:
+                if p.proc.poll() is not None:
+                    raise RuntimeError(f"enricher exited with {p.proc.returncode}:\n{p.log_tail()}")
+            await send(producer, [raw_hit(marker)])
+            got = await enriched.collect(lambda r: r["event"].get("anonymousId") == marker, want=1, within=2, settle=0)
+            if got:
+                return
+        raise TimeoutError("enrichers did not start consuming:\n" + "\n".join(p.log_tail() for p in self.procs))
+
+    def stop(self) -> None:
+        for p in self.procs:
+            p.stop()
+
+
+async def send(producer: AIOKafkaProducer, hits: list[dict], topic: str = Topic.HITS_RAW) -> None:
+    futures = [await producer.send(topic, orjson.dumps(h), key=h["event"]["anonymousId"].encode()) for h in hits]
+    await asyncio.gather(*futures)
+
+
+@pytest.fixture
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    p = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=5)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+@pytest.fixture
+async def enriched(kafka_bootstrap: str) -> AsyncIterator[TopicTail]:
+    tail = await TopicTail(kafka_bootstrap, Topic.HITS_ENRICHED).start()
+    yield tail
+    await tail.stop()
+
+
+@pytest.fixture
+async def rejected_tail(kafka_bootstrap: str) -> AsyncIterator[TopicTail]:
+    tail = await TopicTail(kafka_bootstrap, Topic.HITS_REJECTED).start()
+    yield tail
+    await tail.stop()
+
+
+@pytest.fixture
+def enrichers(settings, kafka_bootstrap: str, migrated_pool) -> AsyncIterator[Enrichers]:  # type: ignore[no-untyped-def]
+    e = Enrichers(settings, kafka_bootstrap)
+    yield e
+    e.stop()
+
+
+def by_anon(prefix: str) -> Callable[[dict], bool]:
+    return lambda r: str(r["event"].get("anonymousId", "")).startswith(prefix)
