@@ -42,8 +42,9 @@ def raw_hit(
 class Enrichers:
     """Starts enricher workers in one consumer group and waits until they consume."""
 
-    def __init__(self, settings, kafka_bootstrap: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, settings, kafka_bootstrap: str, runner: str) -> None:  # type: ignore[no-untyped-def]
         self.settings = settings
+        self.runner = runner
         self.bootstrap = kafka_bootstrap
         self.group = f"test-enricher-{uuid.uuid4().hex[:8]}"
         self.procs: list[ServiceProcess] = []
@@ -61,6 +62,7 @@ class Enrichers:
                 "CDP_ENRICHER_AUTO_OFFSET_RESET": "latest",
                 "CDP_ENRICHER_METRICS_PORT": str(port),
                 "CDP_ENRICHER_BATCH_WITHIN_S": "0.02",
+                "CDP_ENRICHER_RUNNER": self.runner,
                 **env,
             },
         )
@@ -117,9 +119,10 @@ async def rejected_tail(kafka_bootstrap: str) -> AsyncIterator[TopicTail]:
     await tail.stop()
 
 
-@pytest.fixture
-def enrichers(settings, kafka_bootstrap: str, migrated_pool) -> AsyncIterator[Enrichers]:  # type: ignore[no-untyped-def]
-    e = Enrichers(settings, kafka_bootstrap)
+@pytest.fixture(params=["faust", "aiokafka"])
+def enrichers(request, settings, kafka_bootstrap: str, migrated_pool) -> AsyncIterator[Enrichers]:  # type: ignore[no-untyped-def]
+    """Every enricher test runs with both runners: the wiring is swappable, the guarantees are not."""
+    e = Enrichers(settings, kafka_bootstrap, request.param)
     yield e
     e.stop()
 

@@ -78,6 +78,12 @@ class EnricherSettings(BaseSettings):
     model_config = _config("CDP_ENRICHER_")
 
     group_id: str = "cdp-enricher"
+    # faust-streaming (default) or a plain aiokafka loop with manual commits; same enrichment
+    runner: Literal["faust", "aiokafka"] = "faust"
+    # topics (defaults: the pipeline's; other values serve benchmarks and side environments)
+    input_topic: str = Topic.HITS_RAW.value
+    output_topic: str = Topic.HITS_ENRICHED.value
+    rejected_topic: str = Topic.HITS_REJECTED.value
     # where a new consumer group starts; a group with committed offsets resumes from them
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     batch_size: int = Field(default=2000, ge=1)

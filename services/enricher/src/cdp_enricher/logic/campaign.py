@@ -54,6 +54,9 @@ CLICK_IDS: tuple[tuple[str, str], ...] = (
 )
 
 
+_CLICK_PARAMS = frozenset(p for p, _ in CLICK_IDS)
+
+
 @dataclass(frozen=True, slots=True)
 class CampaignConfig:
     precedence: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_PRECEDENCE))
@@ -86,6 +89,8 @@ def attribute(
     """``query``: the page URL's parameters (first value of each, already decoded)."""
     ctx = context_campaign or {}
     out: dict[str, str] = {}
+    if not query and not ctx:
+        return Attribution(out)
     for name in FIELDS:
         for key in config.precedence.get(name, ()):
             raw = ctx.get(key[8:]) if key.startswith("context.") else query.get(key)
@@ -94,6 +99,9 @@ def attribute(
                 out[name] = value
                 break
     click_id = network = None
+    params = _CLICK_PARAMS if config.click_ids is CLICK_IDS else {p for p, _ in config.click_ids}
+    if not query or params.isdisjoint(query):
+        return Attribution(out)
     for param, net in config.click_ids:
         value = _clean(query.get(param), CLICK_ID_CAP, False)
         if value is not None:

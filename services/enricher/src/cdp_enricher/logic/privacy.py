@@ -13,6 +13,9 @@ def anonymize(ip: str | None) -> str | None:
     Anything that is not an IP address gives None (it is dropped, not passed on)."""
     if not ip:
         return None
+    parts = ip.split(".")
+    if len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and int(p) <= 255 for p in parts) and ip.isascii():
+        return f"{int(parts[0])}.{int(parts[1])}.{int(parts[2])}.0"  # the common case, without ipaddress
     try:
         addr = ipaddress.ip_address(ip.strip())
     except ValueError:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cdp_enricher.logic.urls import domain_matches, host_of
 
@@ -95,19 +96,27 @@ def classify(url: str | None, internal_domains: Iterable[str]) -> ReferrerInfo:
     host = host_of(url)
     if host is None:
         return ReferrerInfo(None, None, None, None)
+    medium, source = _classify_host(host, tuple(internal_domains))
+    return ReferrerInfo(url, host, medium, source)
+
+
+@lru_cache(maxsize=65_536)
+def _classify_host(host: str, internal_domains: tuple[str, ...]) -> tuple[str, str | None]:
+    """Pure and called for every hit with a referrer: cached by host."""
     for domain in internal_domains:
         if domain_matches(host, domain):
-            return ReferrerInfo(url, host, "internal", None)
+            return "internal", None
     # webmail first: mail.google.com is not a Google search
     if (name := _match(host, WEBMAIL)) is not None:
-        return ReferrerInfo(url, host, "email", name)
+        return "email", name
     if (name := _match(host, SEARCH_ENGINES)) is not None:
-        return ReferrerInfo(url, host, "search", name)
+        return "search", name
     if (name := _match(host, SOCIAL_NETWORKS)) is not None:
-        return ReferrerInfo(url, host, "social", name)
-    return ReferrerInfo(url, host, "unknown", host)
+        return "social", name
+    return "unknown", host
 
 
+@lru_cache(maxsize=65_536)
 def source_kind(source: str | None) -> str | None:
     """Whether a campaign source names a search engine or a social network
     (``google``, ``linkedin``, ``facebook.com``, ``l.facebook.com``...)."""

@@ -1,0 +1,124 @@
+"""What every runner shares: settings -> enricher, rules refresher, rejection guard,
+metrics, and one function that turns a batch of raw records into what to send. The
+runners (``runner_faust.py``, ``runner_aiokafka.py``) only move records in and out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import cast
+
+import iptocc
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from cdp_common.metrics import M, build
+from cdp_common.pg import create_pool
+from cdp_common.settings import CommonSettings, EnricherSettings
+from cdp_enricher.logic.campaign import DEFAULT_PRECEDENCE, CampaignConfig
+from cdp_enricher.logic.rules import KvConvention, compile_rules
+from cdp_enricher.pipeline import Dropped, Emitted, Enricher, Origin, RejectionGuard, Rules
+from cdp_enricher.store import RuleStore, load_internal_domains
+
+logger = logging.getLogger(__name__)
+
+
+class RejectionLimitExceeded(RuntimeError):
+    """Most recent records were rejected: stop instead of draining the topic."""
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+class EnricherService:
+    def __init__(self, common: CommonSettings, settings: EnricherSettings) -> None:
+        self.common = common
+        self.settings = settings
+        precedence = dict(DEFAULT_PRECEDENCE)
+        precedence.update({k: tuple(v) for k, v in settings.campaign_precedence.items()})
+        self.rules = Rules(
+            campaign=CampaignConfig(precedence=precedence),
+            kv=KvConvention(settings.kv_parameter or None, settings.kv_pair_separator, settings.kv_separator),
+        )
+        self.rules_loaded = asyncio.Event()
+        self.enricher = Enricher(iptocc.country_code, ua_cache_size=settings.ua_cache_size)
+        self.guard = RejectionGuard(window=settings.guard_window, max_ratio=settings.guard_max_ratio)
+        self.registry = CollectorRegistry()
+        self._records = cast(Counter, build(M.ENRICHER_RECORDS, self.registry))
+        self._bots = cast(Counter, build(M.ENRICHER_BOTS, self.registry))
+        self._batch_seconds = cast(Histogram, build(M.ENRICHER_BATCH_SECONDS, self.registry))
+        self._ua_cache = cast(Gauge, build(M.ENRICHER_UA_CACHE, self.registry))
+        self._rules_gauge = cast(Gauge, build(M.ENRICHER_RULES, self.registry))
+        self._rejected_ratio = cast(Gauge, build(M.ENRICHER_REJECTED_RATIO, self.registry))
+
+    def serve_metrics(self) -> None:
+        if self.settings.metrics_port:
+            start_http_server(self.settings.metrics_port, addr="127.0.0.1", registry=self.registry)
+
+    async def refresh_rules_forever(self) -> None:
+        """Reload rules and sources' internal domains every few seconds (at most 10)."""
+        pool = None
+        while True:
+            try:
+                if pool is None:
+                    pool = await create_pool(self.common, min_size=1, max_size=2)
+                defs = await RuleStore(pool).list_all()
+                domains = await load_internal_domains(pool)
+                self.rules = replace(self.rules, rules=compile_rules(defs), internal_domains=domains)
+                self._rules_gauge.set(len(self.rules.rules))
+                if not self.rules_loaded.is_set():
+                    logger.info("loaded %d campaign rule(s) and %d source(s)", len(defs), len(domains))
+                self.rules_loaded.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                logger.warning("could not load rules (%s); keeping the last good set", e)
+            await asyncio.sleep(self.settings.rules_refresh_s if self.rules_loaded.is_set() else 1.0)
+
+    def process(self, records: list[tuple[bytes, Origin]]) -> list[Send]:
+        """Enrich a batch; raises ``RejectionLimitExceeded`` (and sends nothing) when the
+        guard trips."""
+        t0 = time.perf_counter()
+        now = datetime.now(UTC)
+        rules = self.rules
+        s = self.settings
+        sends: list[Send] = []
+        counts: dict[tuple[str, str], int] = {}
+        bots: dict[str, int] = {}
+        for raw, origin in records:
+            outcome = self.enricher.enrich(raw, origin, rules, now)
+            if isinstance(outcome, Emitted):
+                sends.append(Send(s.output_topic, outcome.key, outcome.value))
+                key = ("emitted", "bot" if outcome.bot_reason else "ok")
+                if outcome.bot_reason:
+                    bots[outcome.bot_reason] = bots.get(outcome.bot_reason, 0) + 1
+                self.guard.record(False)
+            elif isinstance(outcome, Dropped):
+                key = ("dropped", outcome.reason)
+                self.guard.record(False)
+            else:
+                sends.append(Send(s.rejected_topic, None, outcome.value))
+                key = ("rejected", outcome.reason)
+                self.guard.record(True)
+            counts[key] = counts.get(key, 0) + 1
+        self._rejected_ratio.set(self.guard.ratio)
+        if self.guard.tripped:
+            raise RejectionLimitExceeded(
+                f"{self.guard.ratio:.0%} of the last records were rejected (limit {s.guard_max_ratio:.0%}); "
+                f"stopping instead of draining {s.input_topic} into {s.rejected_topic}. Last batch: {counts}"
+            )
+        for (outcome_name, reason), n in counts.items():
+            self._records.labels(outcome_name, reason).inc(n)
+        for reason, n in bots.items():
+            self._bots.labels(reason).inc(n)
+        hits, misses = self.enricher.ua_cache_stats()
+        self._ua_cache.labels("hit").set(hits)
+        self._ua_cache.labels("miss").set(misses)
+        self._batch_seconds.observe(time.perf_counter() - t0)
+        return sends
