@@ -8,7 +8,9 @@ BIN="$ROOT/.venv/bin"
 # name | package dir | health URL | command
 services() {
   local cport="${CDP_COLLECTOR_PORT:-8080}"
+  local eport="${CDP_ENRICHER_METRICS_PORT:-9101}"
   echo "collector|services/collector|http://127.0.0.1:$cport/readyz|$BIN/cdp-collector"
+  echo "enricher|services/enricher|http://127.0.0.1:$eport/metrics|$BIN/cdp-enricher"
 }
 
 healthy() { curl -fsS -o /dev/null --max-time 2 "$1"; }
@@ -30,6 +32,9 @@ up() {
   if [[ -x "$BIN/cdp" && -d "$ROOT/services/collector" ]]; then
     "$BIN/cdp" sources add demo --if-missing --write-key "${CDP_DEMO_WRITE_KEY:-demo-write-key-0123456789}" \
       --origin "http://localhost:8000" --origin "http://127.0.0.1:8000" --internal-domain localhost
+  fi
+  if [[ -x "$BIN/cdp" && -d "$ROOT/services/enricher" ]]; then
+    "$BIN/cdp" rules apply -f "$ROOT/deploy/demo/rules.yaml" >/dev/null && log "demo campaign rules applied (deploy/demo/rules.yaml)"
   fi
   echo
   echo "Kafka      ${CDP_KAFKA_BOOTSTRAP:-127.0.0.1:9092}"
