@@ -3,6 +3,8 @@ hypothesis): no 5xx, the service stays up."""
 
 from __future__ import annotations
 
+import os
+
 import httpx
 import pytest
 import schemathesis
@@ -20,7 +22,14 @@ def test_no_server_errors_on_any_operation(collector) -> None:  # type: ignore[n
     seen: dict[int, int] = {}
 
     @given(data=st.data())
-    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    # derandomized: CI runs the same examples every time; CDP_FUZZ_EXPLORE=1 explores new ones
+    @settings(
+        max_examples=int(os.environ.get("CDP_FUZZ_EXAMPLES", "300")),
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+        derandomize=os.environ.get("CDP_FUZZ_EXPLORE") != "1",
+    )
     def fuzz(data: st.DataObject) -> None:
         operation = data.draw(st.sampled_from(operations))
         case = data.draw(operation.as_strategy())

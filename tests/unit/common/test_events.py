@@ -34,6 +34,8 @@ def test_valid_events_parse_to_their_type(data: dict, cls: type) -> None:
         ({"type": "bogus", "anonymousId": "a1"}, "type"),
         ({"anonymousId": "a1"}, "type"),
         ({"type": "page", "anonymousId": "a1", "timestamp": "yesterday"}, "timestamp"),
+        ({"type": "page", "anonymousId": "a1", "timestamp": "0001-01-01T00:00:00+01:00"}, "out of range"),
+        ({"type": "page", "anonymousId": "a1", "sentAt": "9999-12-31T23:59:59-01:00"}, "out of range"),
         ({"type": "track", "event": "X", "anonymousId": "a1", "properties": [1]}, "properties"),
     ],
 )

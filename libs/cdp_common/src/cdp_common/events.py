@@ -21,7 +21,10 @@ def _utc(value: datetime | None) -> datetime | None:
         return None
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as e:  # e.g. 0001-01-01T00:00:00+01:00
+        raise ValueError("timestamp is out of range") from e
 
 
 Timestamp = Annotated[datetime, AfterValidator(_utc)]
