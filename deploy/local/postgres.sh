@@ -39,6 +39,10 @@ superuser() {
 }
 
 ensure_db() {
+  # Already usable (e.g. a server started from another checkout): nothing to create.
+  if PGPASSWORD="$DB_PASS" psql -h 127.0.0.1 -p "$PORT" -U "$DB_USER" -d "$DB_NAME" -qAt -c "SELECT 1" >/dev/null 2>&1; then
+    return 0
+  fi
   if [[ "$(superuser "SELECT 1 FROM pg_roles WHERE rolname='$DB_USER'")" != "1" ]]; then
     superuser "CREATE ROLE \"$DB_USER\" LOGIN PASSWORD '$DB_PASS'"
     log "created role $DB_USER"
