@@ -225,3 +225,15 @@ def test_rejection_guard_trips_on_a_majority_of_rejections() -> None:
 def test_ruledef_round_trips_its_alias() -> None:
     r = RuleDef.model_validate({"id": "a", "when": {"source": "x"}, "set": {"role": "CEO"}})
     assert r.model_dump(by_alias=True)["set"] == {"role": "CEO"}
+
+
+def test_the_output_is_a_valid_enriched_hit_for_downstream_consumers() -> None:
+    from cdp_common.jsonio import load_model
+    from cdp_common.records import EnrichedHit
+
+    for data in (raw(), raw(userAgent="curl/8.5.0")):
+        out = ENRICHER.enrich(data, ORIGIN, CTX, NOW)
+        assert isinstance(out, Emitted)
+        hit = load_model(EnrichedHit, out.value)
+        assert hit.enrichment.channel.value == orjson.loads(out.value)["enrichment"]["channel"]
+        assert hit.enrichment.geo.ip and hit.enrichment.geo.ip.endswith(".0")
