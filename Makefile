@@ -64,6 +64,7 @@ logs:
 	@bash deploy/local/services.sh logs
 
 test: install infra-up
+	@bash deploy/local/browser.sh
 	@$(BIN)/cdp migrate
 	@$(BIN)/cdp topics >/dev/null
 	$(BIN)/pytest

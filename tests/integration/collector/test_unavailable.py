@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from tests.helpers import free_port
-from tests.integration.collector.conftest import start_collector
+from tests.integration.conftest import start_collector
 
 pytestmark = pytest.mark.integration
 

@@ -135,3 +135,12 @@ def test_channel_grouping(url: str, ref: str | None, expected: Channel) -> None:
         referrer_medium=r.medium,
     )
     assert got == expected
+
+
+def test_the_tags_session_campaign_carries_click_ids_to_later_hits() -> None:
+    ctx = {"source": "linkedin", "medium": "paid_social", "name": "ceo-automotive-q4", "li_fat_id": "li-abc"}
+    a = attribute(query_of("https://www.example.com/pricing"), ctx, CFG)
+    assert a.campaign == {"source": "linkedin", "medium": "paid_social", "campaign": "ceo-automotive-q4"}
+    assert (a.click_id, a.click_network) == ("li-abc", "LinkedIn")
+    b = attribute(query_of("https://e.com/?gclid=g1"), ctx, CFG)
+    assert (b.click_id, b.click_network) == ("g1", "Google")  # the URL's own click id comes first

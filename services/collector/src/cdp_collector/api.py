@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -17,6 +17,7 @@ from cdp_collector.metrics import CollectorMetrics
 from cdp_collector.openapi import ingestion_openapi
 from cdp_collector.publisher import Publisher
 from cdp_collector.sources import SourceCache
+from cdp_collector.tag import TagAsset
 from cdp_common.kafka import make_producer
 from cdp_common.pg import create_pool
 from cdp_common.settings import CollectorSettings, CommonSettings
@@ -69,6 +70,17 @@ def create_app(common: CommonSettings, settings: CollectorSettings) -> Edge:
         if not all(ready.values()):
             response.status_code = 503
         return ready
+
+    tag = TagAsset.load()
+
+    @app.get(
+        "/v1/tag.js",
+        summary="The JS tag (first-party tracking; see docs/tag.md)",
+        response_class=Response,
+        responses={200: {"content": {"application/javascript": {}}}, 304: {"description": "Not modified"}},
+    )
+    async def tag_js(request: Request) -> Response:
+        return tag.response(request.headers.get("if-none-match"), request.headers.get("accept-encoding", ""))
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def prometheus() -> Response:

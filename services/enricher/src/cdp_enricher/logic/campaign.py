@@ -1,5 +1,6 @@
 """Campaign attribution (Snowplow's model): UTM fields and click ids from the page URL's
-query string and from ``context.campaign``.
+query string and from ``context.campaign`` (where the JS tag keeps the landing page's
+campaign and click ids for the rest of the session).
 
 Each field has a precedence list of names; the first present wins. A name starting with
 ``context.`` reads ``context.campaign`` (``context.name`` is Segment's campaign name);
@@ -98,13 +99,13 @@ def attribute(
             if value is not None:
                 out[name] = value
                 break
-    click_id = network = None
+    # click ids: the page URL's, else the ones the JS tag keeps for the session in context.campaign
     params = _CLICK_PARAMS if config.click_ids is CLICK_IDS else {p for p, _ in config.click_ids}
-    if not query or params.isdisjoint(query):
-        return Attribution(out)
-    for param, net in config.click_ids:
-        value = _clean(query.get(param), CLICK_ID_CAP, False)
-        if value is not None:
-            click_id, network = value, net[:NETWORK_CAP]
-            break
-    return Attribution(out, click_id, network)
+    for source in (query, ctx):
+        if not source or params.isdisjoint(source):
+            continue
+        for param, net in config.click_ids:
+            value = _clean(source.get(param), CLICK_ID_CAP, False)
+            if value is not None:
+                return Attribution(out, value, net[:NETWORK_CAP])
+    return Attribution(out)

@@ -1,4 +1,5 @@
-"""A real collector process on a free port, with its own source in the real Postgres."""
+"""Shared integration fixtures: a real collector process on a free port, with its own source
+in the real Postgres, and tails of the raw and rejected topics."""
 
 from __future__ import annotations
 

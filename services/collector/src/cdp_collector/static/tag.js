@@ -1,0 +1,189 @@
+/* CDP tag: first-party browser tracking, no third-party code (docs/tag.md).
+ * <script async src="https://COLLECTOR/v1/tag.js" data-write-key="KEY"></script>
+ * Options (data attributes): data-host (collector URL, default: where this file came from),
+ * data-consent="required" (track nothing until cdp.consent(true)), data-dnt="honor". */
+(function (w, d) {
+  "use strict";
+  var VERSION = "1.0.0", SESSION_MS = 30 * 60 * 1000, YEAR_S = 31536000, MAX_Q = 500, BATCH = 50;
+  var CAMPAIGN = { utm_source: "source", utm_medium: "medium", utm_campaign: "name", utm_term: "term", utm_content: "content" };
+  var CLICK_IDS = ["gclid", "gbraid", "wbraid", "dclid", "msclkid", "li_fat_id", "fbclid", "ttclid", "twclid", "rdt_cid", "epik", "sccid", "qclid", "yclid", "irclid", "igshid", "mc_eid"];
+  var script = d.currentScript || {};
+  var attr = function (n) { return script.getAttribute ? script.getAttribute(n) : null; };
+  var stub = w.cdp && w.cdp.q ? w.cdp.q : [];
+  var opts = (w.cdp && w.cdp.options) || {};
+  var writeKey = opts.writeKey || attr("data-write-key");
+  var host = (opts.host || attr("data-host") || (script.src ? new URL(script.src).origin : "")).replace(/\/$/, "");
+  var needConsent = (opts.consent || attr("data-consent")) === "required";
+  var honorDnt = (opts.dnt || attr("data-dnt")) === "honor";
+  var store = w.localStorage;
+
+  function get(k) { try { return JSON.parse(store.getItem("cdp_" + k)); } catch (e) { return null; } }
+  function set(k, v) { try { store.setItem("cdp_" + k, JSON.stringify(v)); } catch (e) { /* storage full or blocked */ } }
+  function uuid() {
+    if (w.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = new Uint8Array(16); (w.crypto || w.msCrypto).getRandomValues(b); b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+  function cookie(name) { var m = d.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)")); return m ? decodeURIComponent(m[1]) : null; }
+  function setCookie(name, v) {
+    d.cookie = name + "=" + encodeURIComponent(v) + "; Max-Age=" + YEAR_S + "; Path=/; SameSite=Lax" + (location.protocol === "https:" ? "; Secure" : "");
+  }
+
+  // ---- identity and session ---------------------------------------------------------
+  var anonymousId = cookie("cdp_aid") || get("aid") || uuid();
+  setCookie("cdp_aid", anonymousId); set("aid", anonymousId);
+
+  function params(search) {
+    var out = {}; new URLSearchParams(search).forEach(function (v, k) { k = k.toLowerCase(); if (!(k in out) && v) out[k] = v; }); return out;
+  }
+  function session() {
+    var now = Date.now(), s = get("session"), q = params(location.search), c = {}, any = false, k;
+    for (k in CAMPAIGN) if (q[k]) { c[CAMPAIGN[k]] = q[k]; any = true; }
+    CLICK_IDS.forEach(function (id) { if (q[id]) { c[id] = q[id]; any = true; } });
+    // a new session after 30 idle minutes, or when the visitor arrives through another campaign
+    if (!s || now - s.last > SESSION_MS || (any && JSON.stringify(c) !== JSON.stringify(s.campaign))) {
+      s = { id: uuid(), start: now, campaign: any ? c : {}, referrer: d.referrer || null };
+    }
+    s.last = now; set("session", s); return s;
+  }
+
+  // ---- consent --------------------------------------------------------------------------
+  function allowed() {
+    if (honorDnt && (navigator.doNotTrack === "1" || w.doNotTrack === "1")) return false;
+    return !needConsent || get("consent") === true;
+  }
+
+  // ---- events ---------------------------------------------------------------------------
+  function pageContext() {
+    return { path: location.pathname, referrer: d.referrer || "", search: location.search, title: d.title, url: location.href };
+  }
+  function enqueue(type, fields) {
+    if (!allowed()) return;
+    var s = session(), ctx = {
+      library: { name: "cdp-tag", version: VERSION }, page: pageContext(), userAgent: navigator.userAgent,
+      locale: navigator.language, timezone: (Intl.DateTimeFormat().resolvedOptions() || {}).timeZone, sessionId: s.id
+    };
+    if (Object.keys(s.campaign).length) ctx.campaign = s.campaign;
+    var ev = { type: type, messageId: uuid(), anonymousId: anonymousId, timestamp: new Date().toISOString(), context: ctx };
+    var uid = get("uid"); if (uid) ev.userId = uid;
+    for (var k in fields) ev[k] = fields[k];
+    var q = get("queue") || []; q.push(ev); if (q.length > MAX_Q) q = q.slice(q.length - MAX_Q); set("queue", q);
+    schedule(q.length >= 20 ? 0 : 1000);
+  }
+
+  // ---- transport: localStorage queue -> /v1/batch ------------------------------------
+  var timer = null, inflight = false, backoff = 0;
+  function schedule(ms) { if (!timer) timer = setTimeout(function () { timer = null; flush(); }, ms); }
+  function body(batch) { return JSON.stringify({ batch: batch, sentAt: new Date().toISOString(), writeKey: writeKey }); }
+  function drop(ids) { var q = (get("queue") || []).filter(function (e) { return ids.indexOf(e.messageId) < 0; }); set("queue", q); return q; }
+  function flush() {
+    var q = get("queue") || [];
+    if (inflight || !q.length || !writeKey) return;
+    var batch = q.slice(0, BATCH), ids = batch.map(function (e) { return e.messageId; });
+    inflight = true;
+    // text/plain keeps it a "simple" request: no CORS preflight
+    fetch(host + "/v1/batch", { method: "POST", body: body(batch), headers: { "Content-Type": "text/plain" }, keepalive: true, credentials: "omit" })
+      .then(function (r) {
+        inflight = false;
+        if (r.ok || (r.status >= 400 && r.status < 500 && r.status !== 429 && r.status !== 408)) {
+          // delivered, or refused for good (bad event, bad key): never retried
+          backoff = 0; if (drop(ids).length) schedule(0);
+        } else { retry(); }
+      }, function () { inflight = false; retry(); });
+  }
+  function retry() { backoff = Math.min(backoff ? backoff * 2 : 1000, 60000); schedule(backoff + Math.random() * 500); }
+  function beacon() {
+    // the page is going away: hand what is queued to the browser; it is dropped from the
+    // queue only when the browser accepted it, otherwise the next page sends it
+    var q = get("queue") || [];
+    while (q.length && !inflight && navigator.sendBeacon) {
+      var batch = q.slice(0, BATCH);
+      if (!navigator.sendBeacon(host + "/v1/batch", new Blob([body(batch)], { type: "text/plain" }))) break;
+      q = drop(batch.map(function (e) { return e.messageId; }));
+    }
+  }
+  d.addEventListener("visibilitychange", function () { if (d.visibilityState === "hidden") beacon(); });
+  w.addEventListener("pagehide", beacon);
+  w.addEventListener("online", function () { backoff = 0; flush(); });
+
+  // ---- automatic events -------------------------------------------------------------
+  var lastUrl = null, scrolled = {};
+  function page(name, properties) {
+    lastUrl = location.href; scrolled = {};
+    var p = pageContext(), props = { path: p.path, referrer: p.referrer, search: p.search, title: p.title, url: p.url };
+    for (var k in properties || {}) props[k] = properties[k];
+    enqueue("page", { name: name || d.title, properties: props });
+  }
+  function spa() { if (location.href !== lastUrl) page(); }
+  ["pushState", "replaceState"].forEach(function (m) {
+    var orig = history[m];
+    history[m] = function () { var r = orig.apply(this, arguments); setTimeout(spa, 0); return r; };
+  });
+  w.addEventListener("popstate", spa);
+
+  var ticking = false;
+  w.addEventListener("scroll", function () {
+    if (ticking) return; ticking = true;
+    setTimeout(function () {
+      ticking = false;
+      var el = d.documentElement, h = Math.max(el.scrollHeight, d.body ? d.body.scrollHeight : 0);
+      var pct = h <= w.innerHeight ? 100 : ((w.scrollY + w.innerHeight) / h) * 100;
+      [25, 50, 75, 100].forEach(function (m) {
+        if (pct >= m - 0.5 && !scrolled[m]) { scrolled[m] = 1; track("Scroll Depth", { percent: m, path: location.pathname }); }
+      });
+    }, 150);
+  }, { passive: true });
+
+  var videos = new WeakMap();
+  function videoProps(v) {
+    return { src: v.currentSrc || v.src, title: v.getAttribute("data-title") || v.title || null, duration: isFinite(v.duration) ? Math.round(v.duration * 10) / 10 : null };
+  }
+  function media(e) {
+    var v = e.target; if (!v || v.tagName !== "VIDEO") return;
+    var s = videos.get(v); if (!s) { s = {}; videos.set(v, s); }
+    if (e.type === "play" && !s.started) { s.started = 1; track("Video Started", videoProps(v)); }
+    if (e.type === "timeupdate" && v.duration) {
+      [25, 50, 75].forEach(function (m) {
+        if (!s[m] && (v.currentTime / v.duration) * 100 >= m) { s[m] = 1; var p = videoProps(v); p.percent = m; track("Video Progress", p); }
+      });
+    }
+    if (e.type === "ended" && !s.done) { s.done = 1; track("Video Completed", videoProps(v)); }
+  }
+  ["play", "timeupdate", "ended"].forEach(function (t) { d.addEventListener(t, media, true); });
+
+  // forms: only those opted in with data-cdp-track; never passwords, hidden fields, files or cards
+  var SECRET = /(pass|card|cc-|cvc|cvv|iban|ssn|secret|token|pin)/i;
+  d.addEventListener("submit", function (e) {
+    var f = e.target; if (!f || !f.hasAttribute || !f.hasAttribute("data-cdp-track")) return;
+    var values = {}, email = null;
+    Array.prototype.forEach.call(f.elements, function (el) {
+      var n = el.name || el.id, t = (el.type || "").toLowerCase();
+      if (!n || !el.tagName || /^(password|hidden|file|submit|button|reset|image)$/.test(t)) return;
+      if (SECRET.test(n) || SECRET.test(el.getAttribute("autocomplete") || "")) return;
+      if ((t === "checkbox" || t === "radio") && !el.checked) return;
+      values[n] = el.value;
+      if (t === "email" || /^e-?mail$/i.test(n)) email = el.value;
+    });
+    track("Form Submitted", { form: f.getAttribute("data-cdp-track") || f.id || f.name || null, values: values });
+    if (email) identify(null, { email: email });
+  }, true);
+
+  // ---- public API -------------------------------------------------------------------
+  function track(event, properties) { enqueue("track", { event: event, properties: properties || {} }); }
+  function identify(userId, traits) {
+    if (userId && typeof userId === "object") { traits = userId; userId = null; }
+    if (userId) set("uid", String(userId));
+    enqueue("identify", { traits: traits || {} });
+  }
+  function consent(granted) {
+    var was = allowed(); set("consent", !!granted);
+    if (!granted) { set("queue", []); return; }
+    if (!was && allowed()) page();  // the page view that consent held back
+  }
+  var api = { page: page, track: track, identify: identify, consent: consent, anonymousId: function () { return anonymousId; }, flush: flush, version: VERSION };
+  w.cdp = api;
+  stub.forEach(function (call) { if (api[call[0]]) api[call[0]].apply(null, call[1]); });
+  page();
+  flush();  // what an earlier page left in the queue
+})(window, document);
