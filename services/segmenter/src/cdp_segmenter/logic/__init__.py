@@ -1,0 +1,1 @@
+"""Pure logic of the segmenter: identity decisions, profile folding, conditions, scoring."""

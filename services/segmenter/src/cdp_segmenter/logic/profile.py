@@ -1,0 +1,245 @@
+"""A profile, and folding an enriched hit into it. Pure: time comes from the hit.
+
+Everything is plain JSON-able data (the store keeps it as jsonb). Timestamps are epoch
+seconds (floats). Lists are capped so a profile stays small however long a visitor stays.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+SESSION_GAP_S = 30 * 60
+CAPS = {
+    "pages": 50,
+    "touchpoints": 50,
+    "submissions": 20,
+    "conversions": 50,
+    "devices": 10,
+    "times": 50,
+    "windows": 200,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FoldConfig:
+    conversion_events: frozenset[str] = frozenset({"Form Submitted", "Signed Up", "Demo Requested", "Order Completed"})
+    calculator_events: frozenset[str] = frozenset({"Calculator Completed"})
+
+
+def new_profile(profile_id: str) -> dict[str, Any]:
+    return {
+        "id": profile_id,
+        "firstSeen": None,
+        "lastSeen": None,
+        "pageViews": 0,
+        "interactions": 0,
+        "events": {},
+        "eventTimes": {},
+        "windows": [],  # session windows [start, end]
+        "sessionsEvicted": 0,
+        "pages": {},
+        "maxScroll": {},
+        "videosStarted": [],
+        "videosCompleted": [],
+        "forms": [],
+        "calculators": [],
+        "channels": {},
+        "touchpoints": [],
+        "conversions": [],
+        "devices": [],
+        "traits": {},  # name -> {value, source, at, ruleId?, firstSeen?, lastSeen?}
+        "anonymousIds": [],
+    }
+
+
+def sessions(p: Mapping[str, Any]) -> int:
+    return len(p["windows"]) + p["sessionsEvicted"]
+
+
+def _ts(value: Any) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+def _add_window(p: dict[str, Any], t: float) -> bool:
+    """Put ``t`` into the session windows; True when it opened a new session (late events
+    that fall into or between known sessions join or bridge them)."""
+    windows: list[list[float]] = p["windows"]
+    near = [w for w in windows if w[0] - SESSION_GAP_S <= t <= w[1] + SESSION_GAP_S]
+    if not near:
+        windows.append([t, t])
+        windows.sort()
+        if len(windows) > CAPS["windows"]:
+            windows.pop(0)
+            p["sessionsEvicted"] += 1
+        return True
+    start = min([t, *(w[0] for w in near)])
+    end = max([t, *(w[1] for w in near)])
+    p["windows"] = sorted([w for w in windows if w not in near] + [[start, end]])
+    return False
+
+
+def _push(lst: list[Any], item: Any, cap: int, key: str = "at") -> None:
+    lst.append(item)
+    lst.sort(key=lambda x: x[key])
+    del lst[: max(0, len(lst) - cap)]
+
+
+def _set_trait(p: dict[str, Any], name: str, value: Any, at: float, source: str, rule_id: str | None = None) -> None:
+    """A trait follows event time: an older event never overwrites a newer value."""
+    cur = p["traits"].get(name)
+    if cur is None:
+        entry = {"value": value, "source": source, "at": at, "firstSeen": at, "lastSeen": at}
+        if rule_id:
+            entry["ruleId"] = rule_id
+        p["traits"][name] = entry
+        return
+    cur["firstSeen"] = min(cur.get("firstSeen", at), at)
+    cur["lastSeen"] = max(cur.get("lastSeen", at), at)
+    if source == "implicit" and cur["source"] == "explicit":
+        return  # what a person said about themselves beats what a campaign implied
+    if at >= cur["at"] or (source == "explicit" and cur["source"] == "implicit"):
+        cur.update(value=value, source=source, at=at)
+        if rule_id:
+            cur["ruleId"] = rule_id
+        elif source == "explicit":
+            cur.pop("ruleId", None)
+
+
+def fold(profile: Mapping[str, Any], hit: Mapping[str, Any], config: FoldConfig = FoldConfig()) -> dict[str, Any]:
+    """A new profile with one enriched, non-bot hit applied."""
+    p = copy.deepcopy(dict(profile))
+    ev = hit["event"]
+    en = hit.get("enrichment") or {}
+    t = _ts(hit["timestamp"])
+    p["firstSeen"] = t if p["firstSeen"] is None else min(p["firstSeen"], t)
+    p["lastSeen"] = t if p["lastSeen"] is None else max(p["lastSeen"], t)
+    aid = ev.get("anonymousId")
+    if aid and aid not in p["anonymousIds"]:
+        p["anonymousIds"].append(aid)
+        del p["anonymousIds"][: max(0, len(p["anonymousIds"]) - 50)]
+
+    new_session = _add_window(p, t)
+    kind = ev.get("type")
+    props = ev.get("properties") if isinstance(ev.get("properties"), dict) else {}
+    name = ev.get("event") if kind == "track" else ("Page Viewed" if kind == "page" else None)
+    if name:
+        p["events"][name] = p["events"].get(name, 0) + 1
+        times = p["eventTimes"].setdefault(name, [])
+        times.append(t)
+        times.sort()
+        del times[: max(0, len(times) - CAPS["times"])]
+
+    page = ((ev.get("context") or {}).get("page") or {}) if isinstance(ev.get("context"), dict) else {}
+    path = props.get("path") or page.get("path") or "/"
+    if kind == "page":
+        p["pageViews"] += 1
+        p["pages"][path] = p["pages"].get(path, 0) + 1
+        if len(p["pages"]) > CAPS["pages"]:
+            least = min(p["pages"], key=lambda k: p["pages"][k])
+            del p["pages"][least]
+    elif kind == "track":
+        p["interactions"] += 1
+        if name == "Scroll Depth" and isinstance(props.get("percent"), (int, float)):
+            p["maxScroll"][path] = max(p["maxScroll"].get(path, 0), int(props["percent"]))
+        elif name in ("Video Started", "Video Completed"):
+            key = "videosStarted" if name == "Video Started" else "videosCompleted"
+            title = props.get("title") or props.get("src") or "video"
+            if title not in p[key]:
+                p[key].append(title)
+        if name == "Form Submitted" or name in config.calculator_events:
+            values = (
+                props.get("values")
+                if isinstance(props.get("values"), dict)
+                else {k: v for k, v in props.items() if k not in ("form", "calculator")}
+            )
+            entry = {"name": props.get("form") or props.get("calculator") or name, "at": t, "values": values}
+            calc = name in config.calculator_events or "calculator" in str(entry["name"]).lower()
+            _push(p["calculators" if calc else "forms"], entry, CAPS["submissions"])
+        if name in config.conversion_events:
+            _push(p["conversions"], {"event": name, "at": t, "properties": props}, CAPS["conversions"])
+    elif kind == "identify":
+        traits = ev.get("traits") if isinstance(ev.get("traits"), dict) else {}
+        for k, v in traits.items():
+            if k == "email" and isinstance(v, str):
+                v = v.strip().lower()
+            _set_trait(p, k, v, t, "explicit")
+
+    for hint in en.get("traits") or []:
+        _set_trait(p, hint["name"], hint["value"], t, "implicit", hint.get("ruleId"))
+
+    channel = en.get("channel")
+    campaign = en.get("campaign") or {}
+    click = en.get("click") or {}
+    if channel and channel != "Internal":
+        last = p["touchpoints"][-1] if p["touchpoints"] else None
+        differs = (
+            last is None
+            or any(last.get(k) != campaign.get(k) for k in ("source", "medium", "campaign"))
+            or last.get("channel") != channel
+        )
+        if new_session or (campaign and differs):
+            tp = {
+                "at": t,
+                "channel": channel,
+                "source": campaign.get("source"),
+                "medium": campaign.get("medium"),
+                "campaign": campaign.get("campaign"),
+                "content": campaign.get("content"),
+                "clickNetwork": click.get("network"),
+            }
+            _push(p["touchpoints"], tp, CAPS["touchpoints"])
+            p["channels"][channel] = p["channels"].get(channel, 0) + 1
+
+    device = en.get("device") or {}
+    if device.get("type"):
+        label = "/".join(str(x) for x in (device.get("type"), device.get("os"), device.get("browser")) if x)
+        if label not in p["devices"]:
+            p["devices"].append(label)
+            del p["devices"][: max(0, len(p["devices"]) - CAPS["devices"])]
+    return p
+
+
+def merge(target: Mapping[str, Any], source: Mapping[str, Any]) -> dict[str, Any]:
+    """Fold profile ``source`` into ``target``: counters add, histories merge in time order,
+    the target's traits win conflicts, first seen is the earliest."""
+    t = copy.deepcopy(dict(target))
+    s = source
+    for k in ("firstSeen",):
+        t[k] = min(x for x in (t[k], s[k]) if x is not None) if (t[k] or s[k]) is not None else None
+    t["lastSeen"] = max((x for x in (t["lastSeen"], s["lastSeen"]) if x is not None), default=None)
+    for k in ("pageViews", "interactions", "sessionsEvicted"):
+        t[k] += s[k]
+    for k in ("events", "pages", "channels"):
+        for key, n in s[k].items():
+            t[k][key] = t[k].get(key, 0) + n
+    for key, pct in s["maxScroll"].items():
+        t["maxScroll"][key] = max(t["maxScroll"].get(key, 0), pct)
+    for key, times in s["eventTimes"].items():
+        merged = sorted(t["eventTimes"].get(key, []) + times)
+        t["eventTimes"][key] = merged[-CAPS["times"] :]
+    for w in s["windows"]:
+        for edge in (w[0], w[1]):
+            _add_window(t, edge)
+    for k, cap in (
+        ("forms", "submissions"),
+        ("calculators", "submissions"),
+        ("touchpoints", "touchpoints"),
+        ("conversions", "conversions"),
+    ):
+        t[k] = sorted(t[k] + list(s[k]), key=lambda x: x["at"])[-CAPS[cap] :]
+    for k in ("videosStarted", "videosCompleted", "devices", "anonymousIds"):
+        t[k] = list(dict.fromkeys(t[k] + list(s[k])))
+    for name, trait in s["traits"].items():
+        if name not in t["traits"]:
+            t["traits"][name] = copy.deepcopy(trait)
+        else:  # the target's value wins; history widens
+            cur = t["traits"][name]
+            cur["firstSeen"] = min(cur.get("firstSeen", trait["at"]), trait.get("firstSeen", trait["at"]))
+            cur["lastSeen"] = max(cur.get("lastSeen", trait["at"]), trait.get("lastSeen", trait["at"]))
+    return t
