@@ -74,16 +74,27 @@ class Enrichers:
         return httpx.get(f"http://127.0.0.1:{self.metrics_ports[index]}/metrics", timeout=5).text
 
     async def wait_consuming(self, producer: AIOKafkaProducer, enriched: TopicTail, within: float = 90) -> None:
-        """Probe records until one comes out enriched: the group is assigned and running."""
+        """Probe every partition until each probe comes out enriched: the group is assigned
+        and running, and (after one commit interval) has committed offsets on every
+        partition, so a restarted member never falls back to ``latest`` and skips records."""
         marker = f"probe-{uuid.uuid4().hex[:8]}"
+        partitions = sorted(await producer.partitions_for(Topic.HITS_RAW))
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             for p in self.procs:
                 if p.proc.poll() is not None:
                     raise RuntimeError(f"enricher exited with {p.proc.returncode}:\n{p.log_tail()}")
-            await send(producer, [raw_hit(marker)])
-            got = await enriched.collect(lambda r: r["event"].get("anonymousId") == marker, want=1, within=2, settle=0)
-            if got:
+            for part in partitions:
+                hit = raw_hit(f"{marker}-{part}")
+                await producer.send_and_wait(Topic.HITS_RAW, orjson.dumps(hit), key=b"probe", partition=part)
+            got = await enriched.collect(
+                lambda r: str(r["event"].get("anonymousId", "")).startswith(marker),
+                want=len(partitions),
+                within=3,
+                settle=0,
+            )
+            if {r["event"]["anonymousId"] for r in got} >= {f"{marker}-{p}" for p in partitions}:
+                await asyncio.sleep(2.5)  # faust commits acked offsets every second
                 return
         raise TimeoutError("enrichers did not start consuming:\n" + "\n".join(p.log_tail() for p in self.procs))
 
