@@ -313,18 +313,23 @@ def write_doc(section: str, body: str) -> None:
     DOC.write_text(text)
 
 
+def publish(name: str, result: dict[str, Any], text: str) -> None:
+    """Write bench/results/<date>-<name>.json and the <name> table in docs/performance.md."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{datetime.now(UTC):%Y-%m-%d}-{name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    write_doc(name, text)
+    print(text)
+    print(f"\nwrote {path} and {DOC}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     args = parser.parse_args()
     result = run(args.seconds, args.workers)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{datetime.now(UTC):%Y-%m-%d}-collector.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    write_doc("collector", table(result))
-    print(table(result))
-    print(f"\nwrote {path} and {DOC}")
+    publish("collector", result, table(result))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import subprocess
@@ -30,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.collector import DOC, RESULTS, ROOT, machine_facts, write_doc
+from bench.collector import ROOT, machine_facts, publish
 
 BOOTSTRAP = "127.0.0.1:9092"
 PARTITIONS = 4
@@ -319,12 +318,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000)
     args = parser.parse_args()
     result = asyncio.run(run(args.records))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{datetime.now(UTC):%Y-%m-%d}-enricher.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    write_doc("enricher", table(result))
-    print(table(result))
-    print(f"\nwrote {path} and {DOC}")
+    publish("enricher", result, table(result))
 
 
 if __name__ == "__main__":

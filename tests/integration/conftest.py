@@ -58,15 +58,25 @@ def collector(settings, collector_source: Source) -> Iterator[Collector]:  # typ
         proc.stop()
 
 
-@pytest.fixture
-async def raw(kafka_bootstrap: str) -> AsyncIterator[TopicTail]:
-    tail = await TopicTail(kafka_bootstrap, Topic.HITS_RAW).start()
+async def _tail(bootstrap: str, topic: Topic) -> AsyncIterator[TopicTail]:
+    tail = await TopicTail(bootstrap, topic).start()
     yield tail
     await tail.stop()
+
+
+@pytest.fixture
+async def raw(kafka_bootstrap: str) -> AsyncIterator[TopicTail]:
+    async for tail in _tail(kafka_bootstrap, Topic.HITS_RAW):
+        yield tail
+
+
+@pytest.fixture
+async def enriched(kafka_bootstrap: str) -> AsyncIterator[TopicTail]:
+    async for tail in _tail(kafka_bootstrap, Topic.HITS_ENRICHED):
+        yield tail
 
 
 @pytest.fixture
 async def rejected(kafka_bootstrap: str) -> AsyncIterator[TopicTail]:
-    tail = await TopicTail(kafka_bootstrap, Topic.HITS_REJECTED).start()
-    yield tail
-    await tail.stop()
+    async for tail in _tail(kafka_bootstrap, Topic.HITS_REJECTED):
+        yield tail

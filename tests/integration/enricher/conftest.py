@@ -116,20 +116,6 @@ async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
     await p.stop()
 
 
-@pytest.fixture
-async def enriched(kafka_bootstrap: str) -> AsyncIterator[TopicTail]:
-    tail = await TopicTail(kafka_bootstrap, Topic.HITS_ENRICHED).start()
-    yield tail
-    await tail.stop()
-
-
-@pytest.fixture
-async def rejected_tail(kafka_bootstrap: str) -> AsyncIterator[TopicTail]:
-    tail = await TopicTail(kafka_bootstrap, Topic.HITS_REJECTED).start()
-    yield tail
-    await tail.stop()
-
-
 @pytest.fixture(params=["faust", "aiokafka"])
 def enrichers(request, settings, kafka_bootstrap: str, migrated_pool) -> AsyncIterator[Enrichers]:  # type: ignore[no-untyped-def]
     """Every enricher test runs with both runners: the wiring is swappable, the guarantees are not."""

@@ -133,7 +133,7 @@ async def test_bad_records_go_to_the_rejected_topic_with_their_origin(
     enrichers: Enrichers,
     producer,
     enriched: TopicTail,
-    rejected_tail: TopicTail,  # type: ignore[no-untyped-def]
+    rejected: TopicTail,  # type: ignore[no-untyped-def]
 ) -> None:
     enrichers.start()
     await enrichers.wait_consuming(producer, enriched)
@@ -142,7 +142,7 @@ async def test_bad_records_go_to_the_rejected_topic_with_their_origin(
     await producer.send_and_wait(
         "cdp.hits.raw", orjson.dumps({"event": {"type": "page"}, "marker": run}), key=run.encode()
     )
-    got = await rejected_tail.collect(lambda r: run.encode() in base64.b64decode(r["original"]), want=2)
+    got = await rejected.collect(lambda r: run.encode() in base64.b64decode(r["original"]), want=2)
     assert sorted(g["reason"] for g in got) == ["invalid_record", "malformed_json"]
     assert all(g["stage"] == "enricher" and g["sourceTopic"] == "cdp.hits.raw" and g["sourceOffset"] >= 0 for g in got)
 
