@@ -8,8 +8,17 @@ PORT="${CDP_PG_PORT:-5432}"
 DB_USER="${CDP_PG_USER:-cdp}"
 DB_PASS="${CDP_PG_PASSWORD:-cdp}"
 DB_NAME="${CDP_PG_DB:-cdp}"
-PGDATA_DIR="$DATA/postgres"
-SOCKET_DIR="$DATA/postgres-run"
+PG_HOME="$DATA"
+PG_LOG="$LOGS/postgres.log"
+# As root the server runs as the `postgres` user, which must be able to reach its data.
+# A checkout under a private directory (a mktemp -d, a home with mode 700) is out of its
+# reach: then the cluster lives under /var/lib/postgresql, keyed by this checkout's path.
+if [[ $EUID -eq 0 ]] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$DATA"; then
+  PG_HOME="/var/lib/postgresql/cdp-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)"
+  PG_LOG="$PG_HOME/postgres.log"
+fi
+PGDATA_DIR="$PG_HOME/postgres"
+SOCKET_DIR="$PG_HOME/postgres-run"
 OWNED="$RUN/postgres.owned"   # present when this project started the server
 
 install() {
@@ -59,7 +68,8 @@ start() {
   else
     install
     local bin; bin="$(pg_bin)"
-    mkdir -p "$PGDATA_DIR" "$SOCKET_DIR"
+    mkdir -p "$PG_HOME" "$PGDATA_DIR" "$SOCKET_DIR"
+    [[ $EUID -eq 0 && "$PG_HOME" != "$DATA" ]] && chown postgres:postgres "$PG_HOME"
     [[ $EUID -eq 0 ]] && chown postgres:postgres "$PGDATA_DIR" "$SOCKET_DIR"
     chmod 700 "$PGDATA_DIR"
     if [[ ! -f "$PGDATA_DIR/PG_VERSION" ]]; then
@@ -69,11 +79,11 @@ start() {
       { echo "local all all trust"; echo "host all all 127.0.0.1/32 scram-sha-256"; echo "host all all ::1/128 scram-sha-256"; } \
         | as_owner tee "$PGDATA_DIR/pg_hba.conf" >/dev/null
     fi
-    touch "$LOGS/postgres.log"; [[ $EUID -eq 0 ]] && chown postgres:postgres "$LOGS/postgres.log"
+    touch "$PG_LOG"; [[ $EUID -eq 0 ]] && chown postgres:postgres "$PG_LOG"
     log "starting postgres on 127.0.0.1:$PORT"
-    as_owner "$bin/pg_ctl" -D "$PGDATA_DIR" -l "$LOGS/postgres.log" -w -t 60 \
+    as_owner "$bin/pg_ctl" -D "$PGDATA_DIR" -l "$PG_LOG" -w -t 60 \
       -o "-p $PORT -k $SOCKET_DIR -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB -c synchronous_commit=on -c fsync=on" \
-      start >/dev/null || { tail -20 "$LOGS/postgres.log" >&2; die "postgres did not start"; }
+      start >/dev/null || { tail -20 "$PG_LOG" >&2; die "postgres did not start"; }
     touch "$OWNED"
   fi
   wait_for "postgres" 60 port_open 127.0.0.1 "$PORT"
