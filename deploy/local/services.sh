@@ -11,6 +11,7 @@ services() {
   local eport="${CDP_ENRICHER_METRICS_PORT:-9101}"
   echo "collector|services/collector|http://127.0.0.1:$cport/readyz|$BIN/cdp-collector"
   echo "enricher|services/enricher|http://127.0.0.1:$eport/metrics|$BIN/cdp-enricher"
+  echo "segmenter|services/segmenter|http://127.0.0.1:${CDP_SEGMENTER_METRICS_PORT:-9102}/metrics|$BIN/cdp-segmenter"
 }
 
 healthy() { curl -fsS -o /dev/null --max-time 2 "$1"; }
@@ -35,6 +36,10 @@ up() {
   fi
   if [[ -x "$BIN/cdp" && -d "$ROOT/services/enricher" ]]; then
     "$BIN/cdp" rules apply -f "$ROOT/deploy/demo/rules.yaml" >/dev/null && log "demo campaign rules applied (deploy/demo/rules.yaml)"
+  fi
+  if [[ -x "$BIN/cdp" && -d "$ROOT/services/segmenter" ]]; then
+    "$BIN/cdp" segments apply -f "$ROOT/deploy/demo/segments.yaml" >/dev/null \
+      && log "demo segments, scoring and lead policy applied (deploy/demo/segments.yaml)"
   fi
   echo
   echo "Kafka      ${CDP_KAFKA_BOOTSTRAP:-127.0.0.1:9092}"

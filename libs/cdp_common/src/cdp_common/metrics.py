@@ -24,6 +24,15 @@ class M(StrEnum):
     ENRICHER_UA_CACHE = "cdp_enricher_ua_cache"
     ENRICHER_RULES = "cdp_enricher_rules"
     ENRICHER_REJECTED_RATIO = "cdp_enricher_rejected_ratio"
+    # segmenter
+    SEGMENTER_RECORDS = "cdp_segmenter_records_total"
+    SEGMENTER_BATCH_SECONDS = "cdp_segmenter_batch_seconds"
+    SEGMENTER_VISIBLE_SECONDS = "cdp_segmenter_visible_seconds"
+    SEGMENTER_RETRIES = "cdp_segmenter_batch_retries_total"
+    SEGMENTER_IDENTITY = "cdp_segmenter_identity_total"
+    SEGMENTER_SEGMENT_CHANGES = "cdp_segmenter_segment_changes_total"
+    SEGMENTER_LEADS = "cdp_segmenter_leads_total"
+    SEGMENTER_DEFINITIONS = "cdp_segmenter_definitions"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +44,7 @@ class MetricDef:
 
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_VISIBLE_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
 DEFS: dict[M, MetricDef] = {
     M.HTTP_REQUESTS: MetricDef("counter", "HTTP requests by route and status", ("route", "status")),
@@ -52,6 +62,22 @@ DEFS: dict[M, MetricDef] = {
     M.ENRICHER_UA_CACHE: MetricDef("gauge", "User-agent cache lookups", ("result",)),
     M.ENRICHER_RULES: MetricDef("gauge", "Campaign rules in force"),
     M.ENRICHER_REJECTED_RATIO: MetricDef("gauge", "Share of the recent records that were rejected"),
+    M.SEGMENTER_RECORDS: MetricDef(
+        "counter", "Enriched records by outcome (applied, rejected, dropped) and reason", ("outcome", "reason")
+    ),
+    M.SEGMENTER_BATCH_SECONDS: MetricDef(
+        "histogram", "Time to apply one batch to Postgres and Redis and publish its output", (), _LATENCY_BUCKETS
+    ),
+    M.SEGMENTER_VISIBLE_SECONDS: MetricDef(
+        "histogram", "From the enriched record's Kafka timestamp to its profile written to Redis", (), _VISIBLE_BUCKETS
+    ),
+    M.SEGMENTER_RETRIES: MetricDef("counter", "Batch transactions retried, by cause", ("cause",)),
+    M.SEGMENTER_IDENTITY: MetricDef(
+        "counter", "Identity graph changes: profiles created, ids linked, merges, refused merges", ("change",)
+    ),
+    M.SEGMENTER_SEGMENT_CHANGES: MetricDef("counter", "Segment entries and exits", ("change",)),
+    M.SEGMENTER_LEADS: MetricDef("counter", "Lead events written (lead.qualified, lead.updated)", ("type",)),
+    M.SEGMENTER_DEFINITIONS: MetricDef("gauge", "Definitions in force", ("kind",)),
 }
 
 

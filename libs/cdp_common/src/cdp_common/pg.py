@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import asyncpg
 
 from cdp_common.settings import CommonSettings
 
 
-async def create_pool(settings: CommonSettings, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    settings: CommonSettings,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        settings.pg_dsn.get_secret_value(), min_size=min_size, max_size=max_size, command_timeout=30
+        settings.pg_dsn.get_secret_value(), min_size=min_size, max_size=max_size, command_timeout=30, init=init
     )
     assert pool is not None
     return pool

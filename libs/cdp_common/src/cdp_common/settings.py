@@ -100,3 +100,37 @@ class EnricherSettings(BaseSettings):
     # stop when more than this share of the last `guard_window` records were rejected
     guard_window: int = Field(default=1000, ge=10)
     guard_max_ratio: float = Field(default=0.5, gt=0, le=1)
+
+
+class SegmenterSettings(BaseSettings):
+    """The segmenter: ``CDP_SEGMENTER_*``."""
+
+    model_config = _config("CDP_SEGMENTER_")
+
+    group_id: str = "cdp-segmenter"
+    # faust-streaming (default) or a plain aiokafka loop with manual commits; same processing
+    runner: Literal["faust", "aiokafka"] = "faust"
+    input_topic: str = Topic.HITS_ENRICHED.value
+    changes_topic: str = Topic.SEGMENT_CHANGES.value
+    leads_topic: str = Topic.LEADS_QUALIFIED.value
+    rejected_topic: str = Topic.HITS_REJECTED.value
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    batch_size: int = Field(default=1000, ge=1)
+    batch_within_s: float = Field(default=0.05, gt=0)
+    definitions_refresh_s: float = Field(default=5.0, gt=0, le=10)
+    metrics_port: int = 9102
+    # a messageId is applied at most once within this window; keep it longer than the
+    # enriched topic's retention so no replay can apply an event twice
+    dedup_window_hours: float = Field(default=8 * 24, gt=0)
+    # events that count as conversions on the profile (a qualifying event is set in definitions)
+    conversion_events: list[str] = Field(
+        default_factory=lambda: ["Form Submitted", "Signed Up", "Demo Requested", "Order Completed"]
+    )
+    calculator_events: list[str] = Field(default_factory=lambda: ["Calculator Completed"])
+    # the Redis read model: key prefix, and how long a summary lives after its last change
+    redis_prefix: str = "cdp:"
+    redis_ttl_days: float = Field(default=90, gt=0)
+    pg_pool_size: int = Field(default=4, ge=2, le=64)
+    # background passes: re-evaluation after a definitions change, pending lead updates, outbox
+    reevaluate_chunk: int = Field(default=500, ge=1)
+    outbox_grace_s: float = Field(default=30.0, ge=0)

@@ -10,6 +10,7 @@ profile. Pure: ``now`` comes in.
     page:    {path: "/pricing*", min: 2}              page views of matching paths (glob)
     channel: Paid Social                              touched by this channel
     campaign: "ceo-automotive*"                       touched by a matching campaign (glob)
+    form:    "contact*"                               submitted a form or calculator of that name (glob)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from cdp_segmenter.logic.profile import sessions
 
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "startsWith", "endsWith", "matches", "exists", "missing")
 COUNTERS = ("pageViews", "sessions", "interactions")
-KINDS = ("all", "any", "not", "trait", "counter", "event", "page", "channel", "campaign")
+KINDS = ("all", "any", "not", "trait", "counter", "event", "page", "channel", "campaign", "form")
 
 
 class ConditionError(ValueError):
@@ -66,7 +67,7 @@ def validate(cond: Any, where: str = "condition") -> None:
     elif key == "page":
         if not isinstance(body, dict) or not isinstance(body.get("path"), str):
             raise ConditionError(f"{where}.page: needs a path pattern")
-    elif key in ("channel", "campaign"):
+    elif key in ("channel", "campaign", "form"):
         if not isinstance(body, str) or not body:
             raise ConditionError(f"{where}.{key}: must be a non-empty string")
     else:
@@ -137,4 +138,7 @@ def evaluate(cond: Mapping[str, Any], p: Mapping[str, Any], now: float) -> bool:
         return p["channels"].get(body, 0) > 0
     if key == "campaign":
         return any(fnmatch.fnmatch(str(tp.get("campaign") or ""), body) for tp in p["touchpoints"])
+    if key == "form":
+        pattern = body.lower()
+        return any(fnmatch.fnmatchcase(str(f["name"]).lower(), pattern) for f in (*p["forms"], *p["calculators"]))
     raise ConditionError(f"unknown condition {key!r}")

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cdp_segmenter.logic.ids import clean_id
+
 SESSION_GAP_S = 30 * 60
+FORM_TRAIT_MAX = 200  # longer form values (messages) stay in the form, not in traits
 CAPS = {
     "pages": 50,
     "touchpoints": 50,
@@ -49,10 +52,12 @@ def new_profile(profile_id: str) -> dict[str, Any]:
         "calculators": [],
         "channels": {},
         "touchpoints": [],
+        "firstTouch": None,  # kept apart: the capped touchpoint list drops the oldest
         "conversions": [],
         "devices": [],
         "traits": {},  # name -> {value, source, at, ruleId?, firstSeen?, lastSeen?}
         "anonymousIds": [],
+        "userId": None,
     }
 
 
@@ -114,11 +119,21 @@ def _set_trait(p: dict[str, Any], name: str, value: Any, at: float, source: str,
 def fold(profile: Mapping[str, Any], hit: Mapping[str, Any], config: FoldConfig = FoldConfig()) -> dict[str, Any]:
     """A new profile with one enriched, non-bot hit applied."""
     p = copy.deepcopy(dict(profile))
+    fold_into(p, hit, config)
+    return p
+
+
+def fold_into(p: dict[str, Any], hit: Mapping[str, Any], config: FoldConfig = FoldConfig()) -> None:
+    """Apply one enriched, non-bot hit to ``p`` in place (the batch path: one copy per
+    profile per batch, not one per event)."""
     ev = hit["event"]
     en = hit.get("enrichment") or {}
     t = _ts(hit["timestamp"])
     p["firstSeen"] = t if p["firstSeen"] is None else min(p["firstSeen"], t)
     p["lastSeen"] = t if p["lastSeen"] is None else max(p["lastSeen"], t)
+    uid = clean_id(ev.get("userId"))
+    if uid:
+        p["userId"] = uid
     aid = ev.get("anonymousId")
     if aid and aid not in p["anonymousIds"]:
         p["anonymousIds"].append(aid)
@@ -153,14 +168,18 @@ def fold(profile: Mapping[str, Any], hit: Mapping[str, Any], config: FoldConfig 
             if title not in p[key]:
                 p[key].append(title)
         if name == "Form Submitted" or name in config.calculator_events:
-            values = (
-                props.get("values")
+            values: dict[str, Any] = (
+                props["values"]
                 if isinstance(props.get("values"), dict)
                 else {k: v for k, v in props.items() if k not in ("form", "calculator")}
             )
             entry = {"name": props.get("form") or props.get("calculator") or name, "at": t, "values": values}
             calc = name in config.calculator_events or "calculator" in str(entry["name"]).lower()
             _push(p["calculators" if calc else "forms"], entry, CAPS["submissions"])
+            if not calc:  # what a person typed into a form is an explicit trait
+                for k, v in values.items():
+                    if isinstance(v, (str, int, float, bool)) and len(str(v)) <= FORM_TRAIT_MAX and len(k) <= 64:
+                        _set_trait(p, k, v.strip().lower() if k == "email" and isinstance(v, str) else v, t, "explicit")
         if name in config.conversion_events:
             _push(p["conversions"], {"event": name, "at": t, "properties": props}, CAPS["conversions"])
     elif kind == "identify":
@@ -194,6 +213,8 @@ def fold(profile: Mapping[str, Any], hit: Mapping[str, Any], config: FoldConfig 
                 "clickNetwork": click.get("network"),
             }
             _push(p["touchpoints"], tp, CAPS["touchpoints"])
+            if p["firstTouch"] is None or t < p["firstTouch"]["at"]:
+                p["firstTouch"] = tp
             p["channels"][channel] = p["channels"].get(channel, 0) + 1
 
     device = en.get("device") or {}
@@ -202,7 +223,6 @@ def fold(profile: Mapping[str, Any], hit: Mapping[str, Any], config: FoldConfig 
         if label not in p["devices"]:
             p["devices"].append(label)
             del p["devices"][: max(0, len(p["devices"]) - CAPS["devices"])]
-    return p
 
 
 def merge(target: Mapping[str, Any], source: Mapping[str, Any]) -> dict[str, Any]:
@@ -233,6 +253,11 @@ def merge(target: Mapping[str, Any], source: Mapping[str, Any]) -> dict[str, Any
         ("conversions", "conversions"),
     ):
         t[k] = sorted(t[k] + list(s[k]), key=lambda x: x["at"])[-CAPS[cap] :]
+    ft = [x for x in (t.get("firstTouch"), s.get("firstTouch")) if x]
+    t["firstTouch"] = min(ft, key=lambda x: x["at"]) if ft else None
+    t["userId"] = t.get("userId") or s.get("userId")
+    if s.get("lead") and (not t.get("lead") or s["lead"]["version"] > t["lead"]["version"]):
+        t["lead"] = copy.deepcopy(s["lead"])
     for k in ("videosStarted", "videosCompleted", "devices", "anonymousIds"):
         t[k] = list(dict.fromkeys(t[k] + list(s[k])))
     for name, trait in s["traits"].items():

@@ -1,0 +1,348 @@
+"""What every runner shares: settings -> stores, definitions refresher, background passes
+(re-evaluation, pending lead updates, outbox relay, dedup pruning), metrics, and the batch
+step. The runners (``runner_faust.py``, ``runner_aiokafka.py``) only move records.
+
+Contract with a runner: ``process(records)`` returns a ``Step``; the runner sends
+``step.sends`` and awaits every acknowledgement, calls ``published(step)``, and only then
+commits the records' offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import NamedTuple, cast
+
+import asyncpg
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from cdp_common.metrics import M, build
+from cdp_common.records import Rejected
+from cdp_common.redisio import make_redis
+from cdp_common.settings import CommonSettings, SegmenterSettings
+from cdp_segmenter import store
+from cdp_segmenter.batch import Applied, Hit, PoisonHit, Topics, apply_batch, reevaluate
+from cdp_segmenter.logic.definitions import Definitions
+from cdp_segmenter.logic.identity import event_ids
+from cdp_segmenter.logic.profile import FoldConfig
+from cdp_segmenter.readmodel import ReadModel
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE = (
+    asyncpg.exceptions.DeadlockDetectedError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.UniqueViolationError,
+    asyncpg.exceptions.ForeignKeyViolationError,
+)
+EVENT_TYPES = frozenset({"track", "page", "screen", "identify", "alias", "group"})
+
+
+class Record(NamedTuple):
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(slots=True)
+class Step:
+    sends: list[Send] = field(default_factory=list)
+    outbox_ids: list[int] = field(default_factory=list)
+
+
+Publish = Callable[[list[Send]], Awaitable[None]]
+
+
+def _reject(rec: Record, reason: str, message: str, source_id: str | None = None) -> Send:
+    r = Rejected(
+        reason=reason,
+        message=message,
+        stage="segmenter",
+        original=Rejected.encode(rec.value or b""),
+        source_id=source_id,
+        source_topic=rec.topic,
+        source_partition=rec.partition,
+        source_offset=rec.offset,
+        rejected_at=datetime.now(UTC),
+    )
+    return Send("", None, r.model_dump_json(by_alias=True).encode())
+
+
+def parse(rec: Record) -> Hit | str | tuple[str, str]:
+    """A hit to apply, ``"bot"`` to drop, or (reason, message) to reject."""
+    try:
+        doc = orjson.loads(rec.value or b"")
+    except orjson.JSONDecodeError as e:
+        return ("malformed", f"not JSON: {e}")
+    if not isinstance(doc, dict) or not isinstance(doc.get("event"), dict):
+        return ("malformed", "not an enriched hit (no event object)")
+    en = doc.get("enrichment")
+    if not isinstance(en, dict):
+        return ("malformed", "not an enriched hit (no enrichment)")
+    if (en.get("bot") or {}).get("isBot"):
+        return "bot"
+    ev = doc["event"]
+    mid = ev.get("messageId")
+    if not isinstance(mid, str) or not mid:
+        return ("malformed", "event has no messageId")
+    if ev.get("type") not in EVENT_TYPES:
+        return ("malformed", f"unknown event type {ev.get('type')!r}")
+    try:
+        datetime.fromisoformat(str(doc.get("timestamp")).replace("Z", "+00:00"))
+    except ValueError:
+        return ("malformed", f"timestamp {doc.get('timestamp')!r} is not ISO-8601")
+    for k in ("properties", "traits", "context"):
+        if ev.get(k) is not None and not isinstance(ev[k], dict):
+            return ("malformed", f"event.{k} must be an object")
+    ids = event_ids(ev)
+    if not ids:
+        return ("no_usable_id", "no usable anonymousId, userId or email (placeholders like 'anonymous' are refused)")
+    return Hit(mid, ids, doc, rec.timestamp_ms, rec)
+
+
+class SegmenterService:
+    def __init__(self, common: CommonSettings, settings: SegmenterSettings) -> None:
+        self.common = common
+        self.settings = settings
+        self.topics = Topics(settings.changes_topic, settings.leads_topic)
+        self.fold_config = FoldConfig(frozenset(settings.conversion_events), frozenset(settings.calculator_events))
+        self.readmodel = ReadModel(settings.redis_prefix, int(settings.redis_ttl_days * 86_400))
+        self.defs = Definitions()
+        self.ready = asyncio.Event()
+        self.pool: asyncpg.Pool | None = None
+        self.redis = make_redis(common)
+        self.publish: Publish | None = None
+        self._pass: asyncio.Task[None] | None = None
+        self.registry = CollectorRegistry()
+        self._records = cast(Counter, build(M.SEGMENTER_RECORDS, self.registry))
+        self._batch_seconds = cast(Histogram, build(M.SEGMENTER_BATCH_SECONDS, self.registry))
+        self._visible = cast(Histogram, build(M.SEGMENTER_VISIBLE_SECONDS, self.registry))
+        self._retries = cast(Counter, build(M.SEGMENTER_RETRIES, self.registry))
+        self._identity = cast(Counter, build(M.SEGMENTER_IDENTITY, self.registry))
+        self._changes = cast(Counter, build(M.SEGMENTER_SEGMENT_CHANGES, self.registry))
+        self._leads = cast(Counter, build(M.SEGMENTER_LEADS, self.registry))
+        self._defs_gauge = cast(Gauge, build(M.SEGMENTER_DEFINITIONS, self.registry))
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def serve_metrics(self) -> None:
+        if self.settings.metrics_port:
+            start_http_server(self.settings.metrics_port, addr="127.0.0.1", registry=self.registry)
+
+    async def start(self, publish: Publish) -> None:
+        """Open the stores and load definitions (retrying until Postgres answers)."""
+        self.publish = publish
+        while self.pool is None:
+            try:
+                self.pool = await store.open_pool(self.common, self.settings.pg_pool_size)
+            except (OSError, asyncpg.PostgresError) as e:
+                logger.warning("Postgres not reachable (%s); retrying", e)
+                await asyncio.sleep(1.0)
+        await self.redis.ping()
+        await self._load_definitions()
+        self.ready.set()
+
+    async def stop(self) -> None:
+        if self._pass:
+            self._pass.cancel()
+        if self.pool:
+            await self.pool.close()
+        await self.redis.aclose()
+
+    # ---- the batch step --------------------------------------------------------------------
+
+    async def process(self, records: list[Record]) -> Step:
+        t0 = time.perf_counter()
+        step = Step()
+        hits: list[Hit] = []
+        seen: set[str] = set()
+        counts: dict[tuple[str, str], int] = {}
+        for rec in records:
+            got = parse(rec)
+            if isinstance(got, Hit):
+                if got.message_id in seen:
+                    key = ("dropped", "duplicate")
+                else:
+                    seen.add(got.message_id)
+                    hits.append(got)
+                    continue
+            elif isinstance(got, str):
+                key = ("dropped", got)
+            else:
+                reason, message = got
+                step.sends.append(self._rejected(rec, reason, message))
+                key = ("rejected", reason)
+            counts[key] = counts.get(key, 0) + 1
+
+        applied = await self._apply(hits, step, counts) if hits else Applied()
+        counts[("applied", "ok")] = applied.applied
+        if applied.duplicates:
+            counts[("dropped", "duplicate")] = counts.get(("dropped", "duplicate"), 0) + applied.duplicates
+        self._account(applied, counts)
+        if applied.visible_at:
+            for h in hits:
+                if h.kafka_ts_ms:
+                    self._visible.observe(max(0.0, applied.visible_at - h.kafka_ts_ms / 1000))
+        self._batch_seconds.observe(time.perf_counter() - t0)
+        return step
+
+    def _rejected(self, rec: Record, reason: str, message: str) -> Send:
+        s = _reject(rec, reason, message)
+        return Send(self.settings.rejected_topic, None, s.value)
+
+    async def _apply(self, hits: list[Hit], step: Step, counts: dict[tuple[str, str], int]) -> Applied:
+        assert self.pool is not None
+        attempt = 0
+        while True:
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    applied = await apply_batch(
+                        conn,
+                        self.redis,
+                        hits,
+                        self.defs,
+                        self.fold_config,
+                        self.readmodel,
+                        self.topics,
+                        time.time(),
+                    )
+                break
+            except PoisonHit as e:
+                hits = [h for h in hits if h is not e.hit]
+                step.sends.append(self._rejected(e.hit.record, "unprocessable", e.reason))
+                counts[("rejected", "unprocessable")] = counts.get(("rejected", "unprocessable"), 0) + 1
+                logger.warning("hit %s cannot be applied (%s); rejected", e.hit.message_id, e.reason)
+                if not hits:
+                    return Applied()
+            except RETRYABLE as e:
+                attempt += 1
+                self._retries.labels(type(e).__name__).inc()
+                delay = min(2.0, 0.01 * 2**attempt) * (0.5 + random.random())
+                if attempt % 10 == 0:
+                    logger.warning("batch retried %d times (%s); still retrying", attempt, e)
+                await asyncio.sleep(delay)
+            except (OSError, asyncpg.exceptions.InterfaceError, RedisConnectionError, RedisTimeoutError) as e:
+                attempt += 1
+                self._retries.labels("connection").inc()
+                logger.warning("Postgres/Redis unavailable (%s); retrying the batch", e)
+                await asyncio.sleep(min(5.0, 0.1 * 2**attempt))
+        step.sends.extend(Send(topic, key, value) for _, topic, key, value in applied.outbox)
+        step.outbox_ids.extend(i for i, *_ in applied.outbox)
+        return applied
+
+    def _account(self, a: Applied, counts: dict[tuple[str, str], int]) -> None:
+        for (outcome, reason), n in counts.items():
+            if n:
+                self._records.labels(outcome, reason).inc(n)
+        for k, n in a.identity.items():
+            self._identity.labels(k).inc(n)
+        for k, n in a.segment_changes.items():
+            self._changes.labels(k).inc(n)
+        for k, n in a.leads.items():
+            self._leads.labels(k).inc(n)
+
+    async def published(self, step: Step) -> None:
+        """The step's sends are acknowledged: its outbox rows are done."""
+        assert self.pool is not None
+        await store.delete_outbox(self.pool, step.outbox_ids)
+
+    # ---- background ------------------------------------------------------------------------
+
+    async def _load_definitions(self) -> None:
+        assert self.pool is not None
+        defs = await store.DefinitionStore(self.pool).load()
+        if defs.fingerprint != self.defs.fingerprint or not self.ready.is_set():
+            if self.ready.is_set():
+                logger.info("definitions changed (%s -> %s)", self.defs.fingerprint, defs.fingerprint)
+            self.defs = defs
+            self._defs_gauge.labels("segments").set(len(defs.segments))
+            self._defs_gauge.labels("scoring_rules").set(len(defs.plan))
+        if (self._pass is None or self._pass.done()) and await store.evaluated_fingerprint(
+            self.pool
+        ) != defs.fingerprint:
+            self._pass = asyncio.create_task(self._reevaluate_all(defs))
+
+    async def _reevaluate_all(self, defs: Definitions) -> None:
+        """Bring every profile up to date with ``defs``, in small transactions beside ingestion."""
+        assert self.pool is not None
+        t0 = time.perf_counter()
+        after, n, changed = "", 0, 0
+        while True:
+            if self.defs.fingerprint != defs.fingerprint:
+                logger.info("definitions changed again; restarting the re-evaluation pass")
+                return  # the refresher starts a new pass
+            pids = await store.live_profile_ids(self.pool, after, self.settings.reevaluate_chunk)
+            if not pids:
+                break
+            changed += await self._reevaluate(pids, defs)
+            n += len(pids)
+            after = pids[-1]
+        await store.set_evaluated_fingerprint(self.pool, defs.fingerprint)
+        logger.info("re-evaluated %d profile(s), %d changed, in %.1f s", n, changed, time.perf_counter() - t0)
+
+    async def _reevaluate(self, pids: list[str], defs: Definitions) -> int:
+        assert self.pool is not None and self.publish is not None
+        while True:
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    a = await reevaluate(conn, self.redis, pids, defs, self.readmodel, self.topics, time.time())
+                break
+            except RETRYABLE as e:
+                self._retries.labels(type(e).__name__).inc()
+                await asyncio.sleep(0.05 + random.random() * 0.1)
+        self._account(a, {})
+        if a.outbox:
+            await self.publish([Send(t, k, v) for _, t, k, v in a.outbox])
+            await store.delete_outbox(self.pool, [i for i, *_ in a.outbox])
+        return a.applied
+
+    async def _relay_outbox(self) -> None:
+        """Publish outbox rows a crashed or stopped writer left (at least once; receivers
+        de-duplicate on eventId / profile+segment+change)."""
+        assert self.pool is not None and self.publish is not None
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await store.old_outbox(conn, self.settings.outbox_grace_s, 1000)
+            if rows:
+                await self.publish([Send(r["topic"], r["key"], r["value"]) for r in rows])
+                await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
+                logger.info("relayed %d outbox message(s) left by an earlier run", len(rows))
+
+    async def maintain_forever(self) -> None:
+        """Definitions refresh, pending lead updates, outbox relay, dedup pruning."""
+        await self.ready.wait()
+        assert self.pool is not None
+        last_prune = 0.0
+        while True:
+            await asyncio.sleep(self.settings.definitions_refresh_s)
+            try:
+                await self._load_definitions()
+                due = await store.pending_leads(self.pool, self.defs.policy.update_interval_s, 500)
+                if due:
+                    await self._reevaluate(due, self.defs)
+                await self._relay_outbox()
+                if time.monotonic() - last_prune > 600:
+                    pruned = await store.prune_processed(self.pool, self.settings.dedup_window_hours)
+                    last_prune = time.monotonic()
+                    if pruned:
+                        logger.info("pruned %d messageId(s) older than the dedup window", pruned)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # keep ingesting; the next round tries again
+                logger.warning("background maintenance failed (%s: %s); retrying", type(e).__name__, e)
