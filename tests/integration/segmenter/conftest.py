@@ -172,7 +172,10 @@ class Segmenters:
                 await send(producer, self.topic, probe.hits, partition=part)
             await asyncio.sleep(1.0)
             try:
-                if all(self.counter("cdp_segmenter_records_total", i, outcome="applied", reason="ok") > 0 for i in range(len(self.procs))):
+                if all(
+                    self.counter("cdp_segmenter_records_total", i, outcome="applied", reason="ok") > 0
+                    for i in range(len(self.procs))
+                ):
                     return
             except httpx.HTTPError:
                 pass
@@ -268,6 +271,13 @@ async def redis(settings: Any) -> AsyncIterator[Redis]:
 @pytest.fixture
 async def changes(kafka_bootstrap: str) -> AsyncIterator[TopicTail]:
     tail = await TopicTail(kafka_bootstrap, Topic.SEGMENT_CHANGES).start()
+    yield tail
+    await tail.stop()
+
+
+@pytest.fixture
+async def rejected_tail(kafka_bootstrap: str) -> AsyncIterator[TopicTail]:
+    tail = await TopicTail(kafka_bootstrap, Topic.HITS_REJECTED).start()
     yield tail
     await tail.stop()
 

@@ -3,10 +3,10 @@ redelivery, concurrency, definitions and bad input, against real Kafka, Postgres
 
 from __future__ import annotations
 
+import signal
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -23,7 +23,9 @@ from tests.integration.segmenter.conftest import (
 
 pytestmark = pytest.mark.integration
 
-LINKEDIN = "?utm_source=linkedin&utm_medium=paid_social&utm_campaign=ceo-automotive-q4&utm_content=video-ad&li_fat_id=abc"
+LINKEDIN = (
+    "?utm_source=linkedin&utm_medium=paid_social&utm_campaign=ceo-automotive-q4&utm_content=video-ad&li_fat_id=abc"
+)
 
 
 def _uid() -> str:
@@ -40,12 +42,22 @@ def seed_journey(aid: str, email: str, start: datetime) -> Journey:
     j.track("Video Started", "/case-studies/automotive", title="Fleet savings in 90 seconds")
     j.track("Video Completed", "/case-studies/automotive", title="Fleet savings in 90 seconds")
     j.page("/benefit-calculator")
-    j.track("Form Submitted", "/benefit-calculator", form="benefit-calculator", values={"vehicles": 120, "km_per_year": 40000})
+    j.track(
+        "Form Submitted",
+        "/benefit-calculator",
+        form="benefit-calculator",
+        values={"vehicles": 120, "km_per_year": 40000},
+    )
     j.wait(days=3)
     j.referrer = None
     j.page("/")
     j.page("/pricing")
-    j.track("Form Submitted", "/contact", form="contact", values={"email": email.upper(), "firstName": "Ada", "company": "Autowerk BV"})
+    j.track(
+        "Form Submitted",
+        "/contact",
+        form="contact",
+        values={"email": email.upper(), "firstName": "Ada", "company": "Autowerk BV"},
+    )
     j.identify(email=email)
     return j
 
@@ -77,7 +89,11 @@ async def test_the_seed_journey_yields_one_profile_with_everything_and_exactly_o
     assert p["segments"] == ["automotive-ceos", "calculator-users", "engaged", "pricing-interest"]
     assert p["score"] == 70
     assert {b["rule"] for b in p["scoreBreakdown"]} == {
-        "case-study-view", "pricing-view", "video-completed", "calculator-completed", "returning-visitor"
+        "case-study-view",
+        "pricing-view",
+        "video-completed",
+        "calculator-completed",
+        "returning-visitor",
     }
 
     got = await leads.collect(lambda r: r.get("profileId") == p["id"], want=1, within=20, settle=3)
@@ -87,9 +103,16 @@ async def test_the_seed_journey_yields_one_profile_with_everything_and_exactly_o
     assert (lead["schema"], lead["eventType"], lead["version"]) == ("cdp.lead/v1", "lead.qualified", 1)
     assert lead["eventId"] == f"{p['id']}-v1" and lead["qualifiedBy"] == "score"
     assert lead["contact"] == {
-        "email": email, "userId": None, "firstName": "Ada", "lastName": None, "company": "Autowerk BV", "phone": None
+        "email": email,
+        "userId": None,
+        "firstName": "Ada",
+        "lastName": None,
+        "company": "Autowerk BV",
+        "phone": None,
     }
-    assert lead["traits"]["role"]["source"] == "implicit" and lead["traits"]["role"]["ruleId"] == "linkedin-ceo-automotive"
+    assert (
+        lead["traits"]["role"]["source"] == "implicit" and lead["traits"]["role"]["ruleId"] == "linkedin-ceo-automotive"
+    )
     assert lead["score"] == 70 and len(lead["scoreBreakdown"]) == 5
     assert lead["segments"] == p["segments"]
     b = lead["behaviour"]
@@ -136,9 +159,14 @@ async def test_a_second_device_merges_into_the_known_profile(segmenters: Segment
     assert merged["pages"]["/pricing"] == 1 and merged["pages"]["/case-studies/x"] == 1
     tomb = await pg.fetchrow("SELECT data, merged_into FROM profiles WHERE id = $1", phone_profile["id"])
     assert tomb["data"] is None and tomb["merged_into"] == known["id"]
-    assert await pg.fetchval(
-        "SELECT count(*) FROM profile_merges WHERE from_profile = $1 AND into_profile = $2", phone_profile["id"], known["id"]
-    ) == 1
+    assert (
+        await pg.fetchval(
+            "SELECT count(*) FROM profile_merges WHERE from_profile = $1 AND into_profile = $2",
+            phone_profile["id"],
+            known["id"],
+        )
+        == 1
+    )
     assert await redis.get(f"cdp:p:{phone_profile['id']}") is None
     assert (await redis.get(f"cdp:aid:{phone}")).decode() == known["id"]
 
@@ -149,11 +177,17 @@ async def test_two_identified_profiles_are_never_merged_and_the_conflict_is_reco
     a_mail, b_mail, shared = f"a.{_uid()}@example.org", f"b.{_uid()}@example.org", f"shared-{_uid()}"
     t0 = datetime.now(UTC) - timedelta(hours=5)
     segmenters.start()
-    await send(producer, segmenters.topic, Journey(shared, t0).page("/").identify("user-a-" + _uid(), email=a_mail).hits)
+    await send(
+        producer, segmenters.topic, Journey(shared, t0).page("/").identify("user-a-" + _uid(), email=a_mail).hits
+    )
     a = await profile_of(pg, f"email:{a_mail}")
     # someone else logs in on the same computer, with their own user id
     b_user = "user-b-" + _uid()
-    await send(producer, segmenters.topic, Journey(shared, t0 + timedelta(hours=1)).identify(b_user, email=b_mail).page("/x").hits)
+    await send(
+        producer,
+        segmenters.topic,
+        Journey(shared, t0 + timedelta(hours=1)).identify(b_user, email=b_mail).page("/x").hits,
+    )
     b = await profile_of(pg, f"user:{b_user}")
     assert b["id"] != a["id"]
     assert b["traits"]["email"]["value"] == b_mail
@@ -164,11 +198,15 @@ async def test_two_identified_profiles_are_never_merged_and_the_conflict_is_reco
     assert rows and "different" in rows[0]["reason"]
 
 
-async def test_a_late_event_never_overwrites_a_newer_trait_but_still_counts(segmenters: Segmenters, producer, pg) -> None:
+async def test_a_late_event_never_overwrites_a_newer_trait_but_still_counts(
+    segmenters: Segmenters, producer, pg
+) -> None:
     aid = f"late-{_uid()}"
     t0 = datetime.now(UTC) - timedelta(days=1)
     segmenters.start()
-    await send(producer, segmenters.topic, Journey(aid, t0 + timedelta(hours=2)).identify(company="New BV").page("/").hits)
+    await send(
+        producer, segmenters.topic, Journey(aid, t0 + timedelta(hours=2)).identify(company="New BV").page("/").hits
+    )
     await profile_of(pg, f"anon:{aid}", until=lambda p: p["pageViews"] == 1)
     late = Journey(aid, t0).identify(company="Old BV").page("/old")  # happened two hours earlier, arrives now
     await send(producer, segmenters.topic, late.hits)
@@ -178,7 +216,9 @@ async def test_a_late_event_never_overwrites_a_newer_trait_but_still_counts(segm
     assert p["firstSeen"] < p["lastSeen"] and len(p["windows"]) == 2
 
 
-async def test_redelivering_a_whole_batch_changes_nothing(segmenters: Segmenters, producer, pg, leads: TopicTail) -> None:
+async def test_redelivering_a_whole_batch_changes_nothing(
+    segmenters: Segmenters, producer, pg, leads: TopicTail
+) -> None:
     aid, email = f"again-{_uid()}", f"re.{_uid()}@example.org"
     journey = seed_journey(aid, email, datetime.now(UTC) - timedelta(days=4))
     segmenters.start()
@@ -186,7 +226,9 @@ async def test_redelivering_a_whole_batch_changes_nothing(segmenters: Segmenters
     first = await profile_of(pg, f"email:{email}", until=lambda p: p.get("stage") == "mql")
     await send(producer, segmenters.topic, journey.hits)  # the same records again (same messageIds)
     await send(producer, segmenters.topic, journey.hits[:5], partition=3)  # and on another partition
-    await segmenters.wait_counter(len(journey.hits) + 5, "cdp_segmenter_records_total", outcome="dropped", reason="duplicate")
+    await segmenters.wait_counter(
+        len(journey.hits) + 5, "cdp_segmenter_records_total", outcome="dropped", reason="duplicate"
+    )
     again = await profile_of(pg, f"email:{email}")
     assert again == first
     got = await leads.collect(lambda r: r.get("profileId") == first["id"], want=1, within=10, settle=3)
@@ -220,8 +262,109 @@ async def test_two_instances_on_two_devices_of_one_person_end_with_exact_counter
     assert p["events"]["Clicked"] == 30 and p["interactions"] == 30
     assert sum(p["pages"].values()) == 300
     assert set(p["anonymousIds"]) == {d1, d2}
-    owners = await pg.fetch("SELECT DISTINCT profile_id FROM identities WHERE id = ANY($1::text[])", [f"anon:{d1}", f"anon:{d2}", f"email:{email}"])
+    owners = await pg.fetch(
+        "SELECT DISTINCT profile_id FROM identities WHERE id = ANY($1::text[])",
+        [f"anon:{d1}", f"anon:{d2}", f"email:{email}"],
+    )
     assert [r["profile_id"] for r in owners] == [p["id"]]
     for i in range(2):  # both instances took part
         assert segmenters.counter("cdp_segmenter_records_total", i, outcome="applied", reason="ok") > 0
     segmenters.alive()
+
+
+async def test_bad_input_is_rejected_with_a_reason_bots_are_dropped_and_the_service_goes_on(
+    segmenters: Segmenters, producer, pg, rejected_tail: TopicTail
+) -> None:
+    aid = f"after-{_uid()}"
+    bot = Journey(
+        f"bot-{_uid()}",
+        datetime.now(UTC),
+        ua="Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    )
+    bot.page("/")
+    nobody = Journey("anonymous", datetime.now(UTC)).page("/")  # a placeholder id, refused
+    segmenters.start()
+    await producer.send_and_wait(segmenters.topic, b"{not json", key=b"x")
+    await producer.send_and_wait(segmenters.topic, orjson.dumps({"event": {"type": "page"}}), key=b"x")
+    await send(producer, segmenters.topic, bot.hits + nobody.hits + Journey(aid, datetime.now(UTC)).page("/ok").hits)
+    p = await profile_of(pg, f"anon:{aid}")
+    assert p["pageViews"] == 1
+    got = await rejected_tail.collect(
+        lambda r: r.get("stage") == "segmenter" and r.get("sourceTopic") == segmenters.topic, want=3, within=15
+    )
+    assert sorted(r["reason"] for r in got) == ["malformed", "malformed", "no_usable_id"]
+    assert all(r["message"] for r in got)
+    await segmenters.wait_counter(1, "cdp_segmenter_records_total", outcome="dropped", reason="bot")
+    assert await pg.fetchval("SELECT count(*) FROM identities WHERE id = $1", f"anon:{bot.anonymous_id}") == 0
+    segmenters.alive()
+
+
+async def test_a_new_segment_applied_with_the_cli_reaches_existing_profiles_within_10s(
+    segmenters: Segmenters, producer, pg, redis, changes: TopicTail, settings, tmp_path: Path
+) -> None:
+    aid = f"defs-{_uid()}"
+    segmenters.start()
+    await send(producer, segmenters.topic, Journey(aid, datetime.now(UTC)).page("/docs/api").page("/docs/sdk").hits)
+    p = await profile_of(pg, f"anon:{aid}", until=lambda p: p["pageViews"] == 2)
+    assert "developers" not in p["segments"]
+    doc = Path(__file__).parents[3] / "deploy/demo/segments.yaml"
+    (tmp_path / "defs.yaml").write_text(
+        doc.read_text().replace(
+            "segments:\n",
+            "segments:\n  - id: developers\n    name: Read the docs\n    condition: {page: {path: '/docs/*', min: 2}}\n",
+            1,
+        )
+    )
+    apply_definitions(settings, tmp_path / "defs.yaml")
+    got = await changes.collect(
+        lambda r: r.get("profileId") == p["id"] and r["segmentId"] == "developers", want=1, within=10, settle=0
+    )
+    assert got and got[0]["change"] == "entered"
+    after = await profile_of(pg, f"anon:{aid}")
+    assert "developers" in after["segments"]
+    assert await redis.sismember("cdp:seg:developers", p["id"])
+
+
+async def test_a_qualified_lead_that_changes_gets_a_throttled_lead_updated(
+    segmenters: Segmenters, producer, pg, leads: TopicTail, settings, tmp_path: Path
+) -> None:
+    doc = Path(__file__).parents[3] / "deploy/demo/segments.yaml"
+    (tmp_path / "defs.yaml").write_text(doc.read_text().replace("update_interval_s: 300", "update_interval_s: 3"))
+    apply_definitions(settings, tmp_path / "defs.yaml")
+    aid, email = f"upd-{_uid()}", f"upd.{_uid()}@example.org"
+    t0 = datetime.now(UTC) - timedelta(hours=1)
+    segmenters.start()
+    form = (
+        Journey(aid, t0).page("/contact").track("Form Submitted", "/contact", form="contact", values={"email": email})
+    )
+    await send(producer, segmenters.topic, form.hits)
+    p = await profile_of(pg, f"email:{email}", until=lambda p: p.get("lead"))
+    first = await leads.collect(lambda r: r.get("profileId") == p["id"], want=1, within=10, settle=0)
+    assert first[0]["qualifiedBy"] == "contact-form" and first[0]["version"] == 1
+    # two changes at once: inside the interval they are held, then announced once
+    await send(producer, segmenters.topic, Journey(aid, t0 + timedelta(minutes=5)).page("/pricing").hits)
+    await send(producer, segmenters.topic, Journey(aid, t0 + timedelta(minutes=6)).page("/pricing").hits)
+    got = await leads.collect(lambda r: r.get("profileId") == p["id"] and r["version"] > 1, want=1, within=15, settle=4)
+    assert [(r["eventType"], r["version"]) for r in got] == [("lead.updated", 2)]
+    assert got[0]["behaviour"]["pageViews"] == 3 and got[0]["eventId"] == f"{p['id']}-v2"
+    row = await pg.fetchrow("SELECT version, pending FROM leads WHERE profile_id = $1", p["id"])
+    assert (row["version"], row["pending"]) == (2, False)
+
+
+async def test_a_killed_segmenter_restarts_without_losing_or_double_counting(
+    segmenters: Segmenters, producer, pg
+) -> None:
+    run = _uid()
+    visitors = [Journey(f"kill-{run}-{i}", datetime.now(UTC) - timedelta(hours=2)) for i in range(40)]
+    for j in visitors:
+        for k in range(50):
+            j.page(f"/p/{k % 9}")
+    proc = segmenters.start(CDP_SEGMENTER_BATCH_SIZE="200")
+    hits = [h for pair in zip(*(j.hits for j in visitors), strict=True) for h in pair]
+    await send(producer, segmenters.topic, hits)
+    await segmenters.wait_counter(300, "cdp_segmenter_records_total", outcome="applied", reason="ok")
+    proc.stop(signal.SIGKILL)
+    segmenters.start()
+    for j in visitors:
+        p = await profile_of(pg, f"anon:{j.anonymous_id}", within=60, until=lambda p: p["pageViews"] >= 50)
+        assert p["pageViews"] == 50 and sum(p["pages"].values()) == 50

@@ -28,6 +28,17 @@ def kind(identity: str) -> str:
     return identity.split(":", 1)[0]
 
 
+def _form_email(event: Mapping[str, Any]) -> Any:
+    """A form a person filled in with their email identifies them like identify does."""
+    if event.get("type") != "track" or event.get("event") != "Form Submitted":
+        return None
+    props = event.get("properties")
+    if not isinstance(props, dict):
+        return None
+    values = props.get("values")
+    return values.get("email") if isinstance(values, dict) else props.get("email")
+
+
 def event_ids(event: Mapping[str, Any]) -> list[str]:
     """The event's usable ids, known ones first (user, email), then anonymous ones."""
     ids: list[str] = []
@@ -37,7 +48,7 @@ def event_ids(event: Mapping[str, Any]) -> list[str]:
     traits: Mapping[str, Any] = event["traits"] if isinstance(event.get("traits"), dict) else {}
     ctx: Mapping[str, Any] = event["context"] if isinstance(event.get("context"), dict) else {}
     ctx_traits: Mapping[str, Any] = ctx["traits"] if isinstance(ctx.get("traits"), dict) else {}
-    email = normalize_email(traits.get("email") or ctx_traits.get("email"))
+    email = normalize_email(traits.get("email") or ctx_traits.get("email") or _form_email(event))
     if email:
         ids.append(f"email:{email}")
     aid = clean_id(event.get("anonymousId"))
