@@ -20,20 +20,22 @@ TRAIT_MAX = 64  # longer trait values stay in Postgres
 
 
 def summary(p: Mapping[str, Any]) -> bytes:
+    """What a page personalization needs in one GET (the id is in the key; lastSeen in
+    epoch seconds)."""
     traits = {
         k: v["value"]
         for k, v in p["traits"].items()
         if isinstance(v["value"], (int, float, bool)) or (isinstance(v["value"], str) and len(v["value"]) <= TRAIT_MAX)
     }
+    score = p.get("score", 0)
     return orjson.dumps(
         {
-            "id": p["id"],
             "stage": p.get("stage", "anonymous"),
-            "score": p.get("score", 0),
+            "score": int(score) if float(score).is_integer() else score,
             "segments": p.get("segments", []),
             "pageViews": p["pageViews"],
             "sessions": sessions(p),
-            "lastSeen": p["lastSeen"],
+            "lastSeen": int(p["lastSeen"] or 0),
             "traits": traits,
         }
     )

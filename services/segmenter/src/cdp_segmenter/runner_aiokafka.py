@@ -2,7 +2,7 @@
 
 Loop: ``getmany`` a batch, apply it (one Postgres transaction + one Redis pipeline), send
 its segment changes, leads and rejections, await every acknowledgement, delete the sent
-outbox rows, then commit the batch's offsets. A crash anywhere before the commit replays
+outbox rows; only then may the batch's offsets be committed (at most once a second). A crash anywhere before the commit replays
 the batch; its messageIds are already claimed, so the replay changes nothing.
 """
 
@@ -12,6 +12,7 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 from contextlib import suppress
 
 import uvloop
@@ -22,6 +23,7 @@ from cdp_common.kafka import make_consumer, make_producer
 from cdp_segmenter.service import Record, SegmenterService, Send
 
 logger = logging.getLogger(__name__)
+COMMIT_INTERVAL_S = 1.0
 
 
 async def _run(service: SegmenterService) -> int:
@@ -51,6 +53,21 @@ async def _run(service: SegmenterService) -> int:
     maintenance = asyncio.create_task(service.maintain_forever())
     await consumer.start()
     logger.info("segmenter (aiokafka runner) consuming %s as %s", s.input_topic, s.group_id)
+    pending: dict[TopicPartition, OffsetAndMetadata] = {}
+    last_commit = time.monotonic()
+
+    async def commit() -> None:
+        nonlocal last_commit
+        last_commit = time.monotonic()
+        if not pending:
+            return
+        offsets = dict(pending)
+        pending.clear()
+        try:
+            await consumer.commit(offsets)
+        except CommitFailedError as e:
+            logger.warning("commit refused after a rebalance (%s); those records will be re-read", e)
+
     try:
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=int(s.batch_within_s * 1000), max_records=s.batch_size)
@@ -62,14 +79,17 @@ async def _run(service: SegmenterService) -> int:
             step = await service.process(records)
             await publish(step.sends)
             await service.published(step)
-            offsets = {
-                TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(rs[-1].offset + 1, "")
-                for tp, rs in batches.items()
-            }
-            try:
-                await consumer.commit(offsets)
-            except CommitFailedError as e:
-                logger.warning("commit refused after a rebalance (%s); those records will be re-read", e)
+            pending.update(
+                {
+                    TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(rs[-1].offset + 1, "")
+                    for tp, rs in batches.items()
+                }
+            )
+            # Committing is only about how much a restart re-reads (a replay is a no-op), so
+            # once a second is enough; a round trip per batch would be pure latency.
+            if time.monotonic() - last_commit >= COMMIT_INTERVAL_S:
+                await commit()
+        await commit()
         return 0
     finally:
         maintenance.cancel()
