@@ -128,7 +128,7 @@ def visitor(rng: random.Random, i: int, budget: int, start: float) -> list[tuple
     per = max(1, budget // sessions)
     identify = rng.random() < 0.04
     email = f"visitor{i}@example{rng.randrange(500)}.com"
-    for s in range(sessions):
+    for _ in range(sessions):
         arrival = _pick(rng, ARRIVALS)
         for k in range(per):
             t += 20 + rng.random() * 100
@@ -458,7 +458,7 @@ async def latency(runner: str, rate: float, seconds: int, visitors: int) -> dict
         await producer.flush()
         await producer.stop()
         sent_s = time.monotonic() - t0
-        while _records(scrape(port)) - _records(warm) < len(hits):
+        while _records(scrape(port)) - _records(warm) < len(hits):  # noqa: ASYNC110 (polling another process)
             await asyncio.sleep(0.25)
         m = scrape(port)
     finally:

@@ -2,8 +2,9 @@
 
 Loop: ``getmany`` a batch, apply it (one Postgres transaction + one Redis pipeline), send
 its segment changes, leads and rejections, await every acknowledgement, delete the sent
-outbox rows; only then may the batch's offsets be committed (at most once a second). A crash anywhere before the commit replays
-the batch; its messageIds are already claimed, so the replay changes nothing.
+outbox rows; only then may the batch's offsets be committed (at most once a second). A
+crash anywhere before the commit replays the batch; its messageIds are already claimed,
+so the replay changes nothing.
 """
 
 from __future__ import annotations
