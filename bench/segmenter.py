@@ -260,13 +260,10 @@ async def fresh_schema(tag: str) -> str:
         await conn.close()
     dsn = f"{PG}{'&' if '?' in PG else '?'}search_path={schema}"
     env = {**os.environ, "CDP_PG_DSN": dsn}
-    subprocess.run([BIN / "cdp", "migrate"], env=env, check=True, capture_output=True)
-    subprocess.run(
-        [BIN / "cdp", "segments", "apply", "-f", ROOT / "deploy/demo/segments.yaml"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    for args in (["migrate"], ["segments", "apply", "-f", str(ROOT / "deploy/demo/segments.yaml")]):
+        proc = await asyncio.create_subprocess_exec(BIN / "cdp", *args, env=env, stdout=subprocess.DEVNULL)
+        if await proc.wait():
+            raise RuntimeError(f"cdp {' '.join(args)} failed")
     redis = Redis.from_url(f"{REDIS_BASE}/{REDIS_DB}")
     await redis.flushdb()
     await redis.aclose()
