@@ -134,3 +134,73 @@ class SegmenterSettings(BaseSettings):
     # background passes: re-evaluation after a definitions change, pending lead updates, outbox
     reevaluate_chunk: int = Field(default=500, ge=1)
     outbox_grace_s: float = Field(default=30.0, ge=0)
+
+
+class SyncerSettings(BaseSettings):
+    """The syncer: ``CDP_SYNC_*`` (destinations and delivery policy)."""
+
+    model_config = _config("CDP_SYNC_")
+
+    destinations: str = "webhook"  # comma list of hubspot, mautic, webhook
+    group_id: str = "cdp-syncer"
+    input_topic: str = Topic.LEADS_QUALIFIED.value
+    failed_topic: str = Topic.LEADS_FAILED.value
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    batch_size: int = Field(default=500, ge=1)
+    batch_within_s: float = Field(default=0.2, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0)
+    # retries of 429/5xx/timeouts: backoff with full jitter, Retry-After as a floor
+    backoff_base_s: float = Field(default=0.5, gt=0)
+    backoff_cap_s: float = Field(default=60.0, gt=0)
+    # how long a lead may keep failing transiently before it is recorded as failed
+    max_age_s: float = Field(default=24 * 3600.0, gt=0)
+    # token bucket per destination: requests per window, e.g. '{"hubspot": [100, 10]}'
+    rate_limits: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {"hubspot": (100.0, 10.0), "mautic": (50.0, 10.0), "webhook": (50.0, 1.0)}
+    )
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    metrics_port: int = 9103
+
+    @field_validator("destinations")
+    @classmethod
+    def _known_destinations(cls, v: str) -> str:
+        names = [d.strip() for d in v.split(",") if d.strip()]
+        unknown = sorted(set(names) - {"hubspot", "mautic", "webhook"})
+        if unknown:
+            raise ValueError(f"unknown destination(s) {unknown}; use hubspot, mautic, webhook")
+        return ",".join(names)
+
+    def destination_names(self) -> list[str]:
+        return [d for d in self.destinations.split(",") if d]
+
+
+class HubSpotSettings(BaseSettings):
+    """``CDP_HUBSPOT_*``: the real API by default; `make up` points it at the sandbox."""
+
+    model_config = _config("CDP_HUBSPOT_")
+
+    base_url: str = "https://api.hubapi.com"
+    token: SecretStr = SecretStr("")
+    # lead field -> HubSpot property; overrides merge over the defaults, "" leaves a field out
+    property_map: dict[str, str] = Field(default_factory=dict)
+
+
+class MauticSettings(BaseSettings):
+    """``CDP_MAUTIC_*``."""
+
+    model_config = _config("CDP_MAUTIC_")
+
+    base_url: str = "http://127.0.0.1:8090"
+    user: str = ""
+    password: SecretStr = SecretStr("")
+    field_map: dict[str, str] = Field(default_factory=dict)
+
+
+class WebhookSettings(BaseSettings):
+    """``CDP_WEBHOOK_*``: Standard Webhooks signing with ``secret`` (``whsec_<base64>``)."""
+
+    model_config = _config("CDP_WEBHOOK_")
+
+    url: str = "http://127.0.0.1:8090/webhook"
+    secret: SecretStr = SecretStr("")

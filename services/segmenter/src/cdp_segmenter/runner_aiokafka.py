@@ -17,7 +17,8 @@ import time
 from contextlib import suppress
 
 import uvloop
-from aiokafka.errors import CommitFailedError
+from aiokafka import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from cdp_common.kafka import make_consumer, make_producer
@@ -31,7 +32,6 @@ async def _run(service: SegmenterService) -> int:
     s = service.settings
     consumer = make_consumer(
         service.common,
-        s.input_topic,
         group_id=s.group_id,
         client_id="cdp-segmenter",
         auto_offset_reset=s.auto_offset_reset,
@@ -60,14 +60,28 @@ async def _run(service: SegmenterService) -> int:
     async def commit() -> None:
         nonlocal last_commit
         last_commit = time.monotonic()
-        if not pending:
-            return
-        offsets = dict(pending)
+        owned = consumer.assignment()
+        offsets = {tp: om for tp, om in pending.items() if tp in owned}
         pending.clear()
+        if not offsets:
+            return
         try:
             await consumer.commit(offsets)
-        except CommitFailedError as e:
+        except (CommitFailedError, IllegalStateError) as e:
             logger.warning("commit refused after a rebalance (%s); those records will be re-read", e)
+
+    class OnRebalance(ConsumerRebalanceListener):
+        """Partitions leaving: commit what is done on them first (it is all durable: a
+        rebalance happens inside ``getmany``, between batches), so the next owner
+        re-reads nothing."""
+
+        async def on_partitions_revoked(self, revoked: object) -> None:
+            await commit()
+
+        async def on_partitions_assigned(self, assigned: object) -> None:
+            pass
+
+    consumer.subscribe([s.input_topic], listener=OnRebalance())
 
     try:
         while not stop.is_set():
