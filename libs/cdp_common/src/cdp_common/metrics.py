@@ -33,6 +33,12 @@ class M(StrEnum):
     SEGMENTER_SEGMENT_CHANGES = "cdp_segmenter_segment_changes_total"
     SEGMENTER_LEADS = "cdp_segmenter_leads_total"
     SEGMENTER_DEFINITIONS = "cdp_segmenter_definitions"
+    # syncer
+    SYNCER_LEADS = "cdp_syncer_leads_total"
+    SYNCER_REQUESTS = "cdp_syncer_requests_total"
+    SYNCER_REQUEST_SECONDS = "cdp_syncer_request_seconds"
+    SYNCER_LAG = "cdp_syncer_consumer_lag"
+    SYNCER_BREAKER = "cdp_syncer_breaker_open"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +84,19 @@ DEFS: dict[M, MetricDef] = {
     M.SEGMENTER_SEGMENT_CHANGES: MetricDef("counter", "Segment entries and exits", ("change",)),
     M.SEGMENTER_LEADS: MetricDef("counter", "Lead events written (lead.qualified, lead.updated)", ("type",)),
     M.SEGMENTER_DEFINITIONS: MetricDef("gauge", "Definitions in force", ("kind",)),
+    M.SYNCER_LEADS: MetricDef(
+        "counter", "Leads by destination and final state (delivered, failed, superseded)", ("destination", "status")
+    ),
+    M.SYNCER_REQUESTS: MetricDef(
+        "counter",
+        "Requests to destinations by outcome of their leads (delivered, retry, permanent)",
+        ("destination", "outcome"),
+    ),
+    M.SYNCER_REQUEST_SECONDS: MetricDef(
+        "histogram", "Time of one request to a destination", ("destination",), _LATENCY_BUCKETS
+    ),
+    M.SYNCER_LAG: MetricDef("gauge", "Lead records not yet consumed, summed over the assigned partitions"),
+    M.SYNCER_BREAKER: MetricDef("gauge", "1 while the destination's circuit breaker is open", ("destination",)),
 }
 
 

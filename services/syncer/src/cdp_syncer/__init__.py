@@ -1,0 +1,1 @@
+"""The syncer: qualified leads to marketing automation."""

@@ -1,0 +1,76 @@
+"""HubSpot CRM v3: ``POST /crm/v3/objects/contacts/batch/upsert`` by email, Bearer token,
+at most 100 inputs. A 207 answer lists per-record errors; those records fail (or retry,
+for rate-limit categories), the others are delivered."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from cdp_syncer.destinations.base import Lead, Result, transport_failure, whole_answer
+from cdp_syncer.logic.flow import Verdict
+from cdp_syncer.logic.mapping import properties
+
+PATH = "/crm/v3/objects/contacts/batch/upsert"
+RETRY_CATEGORIES = frozenset({"RATE_LIMITS", "TIMEOUT", "INTERNAL_ERROR"})
+
+
+def body(leads: Sequence[Lead], mapping: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        "inputs": [
+            {
+                "id": lead["contact"]["email"],
+                "idProperty": "email",
+                "properties": properties(lead, mapping, hubspot=True),
+            }
+            for lead in leads
+        ]
+    }
+
+
+def per_record(doc: Any, emails: list[str]) -> list[Result]:
+    """A 207 (or 200) body -> a result per email: errors name their records in
+    ``context.ids`` (or ``id``); everything not named is delivered."""
+    failed: dict[str, Result] = {}
+    for err in (doc or {}).get("errors") or []:
+        ctx = err.get("context") or {}
+        ids = ctx.get("ids") or ctx.get("id") or ([err["id"]] if err.get("id") else [])
+        if isinstance(ids, str):
+            ids = [ids]
+        verdict = Verdict.RETRY if err.get("category") in RETRY_CATEGORIES else Verdict.PERMANENT
+        for i in ids:
+            failed[str(i).lower()] = Result(verdict, f"{err.get('category')}: {err.get('message')}", None, 207)
+        if not ids:  # an error that names no record: every record is in doubt, retry them
+            return [Result(Verdict.RETRY, f"{err.get('category')}: {err.get('message')}", None, 207) for _ in emails]
+    return [failed.get(e.lower(), Result(Verdict.DELIVERED, status=200)) for e in emails]
+
+
+class HubSpot:
+    name = "hubspot"
+    max_batch = 100
+
+    def __init__(self, base_url: str, token: str, mapping: Mapping[str, str], timeout_s: float) -> None:
+        self.mapping = mapping
+        self.client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), headers={"authorization": f"Bearer {token}"}, timeout=timeout_s
+        )
+
+    async def send(self, leads: Sequence[Lead]) -> list[Result]:
+        try:
+            resp = await self.client.post(PATH, json=body(leads, self.mapping))
+        except httpx.HTTPError as e:
+            return transport_failure(e, len(leads))
+        whole = whole_answer(resp, len(leads), time.time())
+        if whole is not None:
+            return whole
+        try:
+            doc = resp.json()
+        except ValueError:
+            doc = {}
+        return per_record(doc, [lead["contact"]["email"] for lead in leads])
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

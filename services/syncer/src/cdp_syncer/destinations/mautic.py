@@ -1,0 +1,61 @@
+"""Mautic: ``POST /api/contacts/batch/new`` (a JSON list of contacts; Mautic merges on
+email, so it upserts), Basic auth. The answer carries ``statusCodes`` per contact and
+``errors`` by index."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from cdp_syncer.destinations.base import Lead, Result, transport_failure, whole_answer
+from cdp_syncer.logic.flow import Verdict, classify
+from cdp_syncer.logic.mapping import properties
+
+PATH = "/api/contacts/batch/new"
+
+
+def per_record(doc: Any, n: int) -> list[Result]:
+    codes = (doc or {}).get("statusCodes")
+    errors = (doc or {}).get("errors") or {}
+    if isinstance(errors, list):
+        errors = dict(enumerate(errors))
+    if not isinstance(codes, (list, dict)):
+        return [Result(Verdict.DELIVERED, status=200) for _ in range(n)]
+    if isinstance(codes, dict):
+        codes = [codes.get(str(i), codes.get(i, 200)) for i in range(n)]
+    out = []
+    for i in range(n):
+        code = int(codes[i]) if i < len(codes) else 200
+        err = errors.get(str(i), errors.get(i))
+        verdict = classify(code)
+        out.append(Result(verdict, None if verdict is Verdict.DELIVERED else f"HTTP {code}: {err}", None, code))
+    return out
+
+
+class Mautic:
+    name = "mautic"
+    max_batch = 200
+
+    def __init__(self, base_url: str, user: str, password: str, mapping: Mapping[str, str], timeout_s: float) -> None:
+        self.mapping = mapping
+        self.client = httpx.AsyncClient(base_url=base_url.rstrip("/"), auth=(user, password), timeout=timeout_s)
+
+    async def send(self, leads: Sequence[Lead]) -> list[Result]:
+        try:
+            resp = await self.client.post(PATH, json=[properties(lead, self.mapping) for lead in leads])
+        except httpx.HTTPError as e:
+            return transport_failure(e, len(leads))
+        whole = whole_answer(resp, len(leads), time.time())
+        if whole is not None:
+            return whole
+        try:
+            doc = resp.json()
+        except ValueError:
+            doc = {}
+        return per_record(doc, len(leads))
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

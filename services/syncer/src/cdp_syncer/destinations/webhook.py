@@ -1,0 +1,44 @@
+"""A generic webhook: the lead JSON, one request per lead, signed per Standard Webhooks
+(``webhook-id`` is the lead's eventId: the receiver's idempotency key). 410 means the
+receiver is gone: permanent."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import httpx
+import orjson
+
+from cdp_syncer.destinations.base import Lead, Result, transport_failure, whole_answer
+from cdp_syncer.logic import signing
+from cdp_syncer.logic.flow import Verdict
+
+
+class Webhook:
+    name = "webhook"
+    max_batch = 20  # requests in flight at once
+
+    def __init__(self, url: str, secret: str, timeout_s: float) -> None:
+        self.url = url
+        self.secret = secret
+        self.client = httpx.AsyncClient(timeout=timeout_s)
+
+    async def _one(self, lead: Lead) -> Result:
+        payload = orjson.dumps(lead)
+        ts = int(time.time())
+        try:
+            resp = await self.client.post(
+                self.url, content=payload, headers=signing.headers(self.secret, lead["eventId"], ts, payload)
+            )
+        except httpx.HTTPError as e:
+            return transport_failure(e, 1)[0]
+        whole = whole_answer(resp, 1, time.time())
+        return whole[0] if whole else Result(Verdict.DELIVERED, status=resp.status_code)
+
+    async def send(self, leads: Sequence[Lead]) -> list[Result]:
+        return list(await asyncio.gather(*(self._one(lead) for lead in leads)))
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

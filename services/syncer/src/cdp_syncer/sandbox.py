@@ -1,0 +1,278 @@
+"""``cdp sandbox-ma``: a local marketing-automation server speaking HubSpot's contact batch
+upsert, Mautic's contact batch and Standard Webhooks, checking credentials and signatures
+and storing contacts, with fault switches, so the pipeline can be watched (and tested)
+without real accounts.
+
+    POST /crm/v3/objects/contacts/batch/upsert   Bearer token; {"inputs": [{id, idProperty: email, properties}]}
+    POST /api/contacts/batch/new                 Basic auth; [{email, firstname, ...}, ...]
+    POST /webhook                                webhook-id / webhook-timestamp / webhook-signature
+    GET  /_sandbox/contacts/{hubspot|mautic|webhook}   what arrived, by email
+    GET  /_sandbox/stats                         requests and answers by system
+    POST /_sandbox/faults                        {"error_rate": 0.3, "latency_s": 2, "throttle_next": 5,
+                                                  "retry_after_s": 1, "partial_rate": 0.1,
+                                                  "reject_emails": [...], "reject_status": 400}
+    POST /_sandbox/reset                         contacts, stats and faults cleared
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from cdp_syncer.logic import signing
+
+DEFAULT_TOKEN = "sandbox-hubspot-token"
+DEFAULT_USER, DEFAULT_PASSWORD = "sandbox", "sandbox"
+DEFAULT_SECRET = "whsec_" + base64.b64encode(b"sandbox-webhook-secret-0123456789").decode()
+
+
+@dataclass
+class Faults:
+    error_rate: float = 0.0  # share of requests answered 503
+    latency_s: float = 0.0
+    throttle_next: int = 0  # the next N requests get 429 with Retry-After
+    retry_after_s: float = 1.0
+    partial_rate: float = 0.0  # share of records refused with a retryable per-record error
+    reject_emails: list[str] = field(default_factory=list)  # refused for good, per record
+    reject_status: int = 0  # when set, every request gets this status
+
+
+@dataclass
+class State:
+    token: str = DEFAULT_TOKEN
+    user: str = DEFAULT_USER
+    password: str = DEFAULT_PASSWORD
+    secret: str = DEFAULT_SECRET
+    faults: Faults = field(default_factory=Faults)
+    contacts: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: {"hubspot": {}, "mautic": {}, "webhook": {}}
+    )
+    stats: dict[str, dict[str, int]] = field(default_factory=dict)
+    webhook_ids: dict[str, int] = field(default_factory=dict)
+    regressions: int = 0  # an older lead version arrived after a newer one
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+
+    def count(self, system: str, what: str) -> None:
+        s = self.stats.setdefault(system, {})
+        s[what] = s.get(what, 0) + 1
+
+    def store(self, system: str, email: str, props: dict[str, Any], version: Any) -> bool:
+        """Upsert; True when it created the contact."""
+        email = email.strip().lower()
+        cur = self.contacts[system].get(email)
+        v = int(version) if str(version or "").isdigit() else None
+        if cur is None:
+            self.contacts[system][email] = {"properties": dict(props), "updates": 1, "versions": [v]}
+            return True
+        if v is not None and cur["versions"] and cur["versions"][-1] is not None and v < cur["versions"][-1]:
+            self.regressions += 1
+        cur["properties"].update(props)
+        cur["updates"] += 1
+        cur["versions"].append(v)
+        return False
+
+
+async def _faults(state: State, system: str) -> Response | None:
+    f = state.faults
+    if f.latency_s:
+        await asyncio.sleep(f.latency_s)
+    if f.reject_status:
+        state.count(system, str(f.reject_status))
+        return JSONResponse({"status": "error", "message": "rejected by the sandbox's fault switch"}, f.reject_status)
+    if f.throttle_next > 0:
+        f.throttle_next -= 1
+        state.count(system, "429")
+        return JSONResponse(
+            {"status": "error", "category": "RATE_LIMITS", "message": "You have reached your secondly limit."},
+            429,
+            headers={"Retry-After": f"{f.retry_after_s:g}"},
+        )
+    if f.error_rate and state.rng.random() < f.error_rate:
+        state.count(system, "503")
+        return JSONResponse({"status": "error", "message": "Service Unavailable"}, 503, headers={"Retry-After": "1"})
+    return None
+
+
+def _record_fault(state: State, email: str) -> str | None:
+    if email.strip().lower() in {e.lower() for e in state.faults.reject_emails}:
+        return "permanent"
+    if state.faults.partial_rate and state.rng.random() < state.faults.partial_rate:
+        return "retry"
+    return None
+
+
+def create_app(state: State | None = None) -> Starlette:
+    st = state or State()
+
+    async def hubspot(request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {st.token}":
+            st.count("hubspot", "401")
+            return JSONResponse({"status": "error", "category": "INVALID_AUTHENTICATION", "message": "bad token"}, 401)
+        fault = await _faults(st, "hubspot")
+        if fault:
+            return fault
+        try:
+            doc = orjson.loads(await request.body())
+            inputs = doc["inputs"]
+            assert isinstance(inputs, list)
+        except (orjson.JSONDecodeError, KeyError, TypeError, AssertionError):
+            st.count("hubspot", "400")
+            return JSONResponse({"status": "error", "category": "VALIDATION_ERROR", "message": "need inputs"}, 400)
+        if len(inputs) > 100:
+            st.count("hubspot", "400")
+            return JSONResponse(
+                {"status": "error", "category": "VALIDATION_ERROR", "message": "at most 100 inputs"}, 400
+            )
+        results, errors = [], []
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        for i in inputs:
+            email = str(i.get("id") or "")
+            if i.get("idProperty") != "email" or "@" not in email:
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "VALIDATION_ERROR",
+                        "message": "idProperty must be email",
+                        "context": {"ids": [email]},
+                    }
+                )
+                continue
+            bad = _record_fault(st, email)
+            if bad:
+                category = "VALIDATION_ERROR" if bad == "permanent" else "RATE_LIMITS"
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": category,
+                        "message": f"refused {email}",
+                        "context": {"ids": [email]},
+                    }
+                )
+                continue
+            props = i.get("properties") or {}
+            new = st.store("hubspot", email, props, props.get("cdp_lead_version"))
+            results.append(
+                {
+                    "id": str(abs(hash(email)) % 10**9),
+                    "new": new,
+                    "createdAt": now,
+                    "updatedAt": now,
+                    "properties": {"email": email.lower(), **props},
+                    "archived": False,
+                }
+            )
+        body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now}
+        if errors:
+            body |= {"numErrors": len(errors), "errors": errors}
+        st.count("hubspot", "207" if errors else "200")
+        return JSONResponse(body, 207 if errors else 200)
+
+    async def mautic(request: Request) -> Response:
+        expected = "Basic " + base64.b64encode(f"{st.user}:{st.password}".encode()).decode()
+        if not hmac.compare_digest(request.headers.get("authorization", ""), expected):
+            st.count("mautic", "401")
+            return JSONResponse({"errors": [{"code": 401, "message": "API authorization denied."}]}, 401)
+        fault = await _faults(st, "mautic")
+        if fault:
+            return fault
+        try:
+            contacts = orjson.loads(await request.body())
+            assert isinstance(contacts, list)
+        except (orjson.JSONDecodeError, AssertionError):
+            st.count("mautic", "400")
+            return JSONResponse({"errors": [{"code": 400, "message": "a JSON list of contacts"}]}, 400)
+        codes, out, errors = [], [], {}
+        for n, c in enumerate(contacts):
+            email = str(c.get("email") or "")
+            bad = _record_fault(st, email) if email else "permanent"
+            if bad:
+                codes.append(400 if bad == "permanent" else 503)
+                errors[str(n)] = {"code": codes[-1], "message": f"refused {email}"}
+                continue
+            new = st.store("mautic", email, c, c.get("cdp_lead_version"))
+            codes.append(201 if new else 200)
+            out.append({"id": abs(hash(email)) % 10**6, "fields": {"all": c}})
+        st.count("mautic", "201")
+        body: dict[str, Any] = {"contacts": out, "statusCodes": codes}
+        if errors:
+            body["errors"] = errors
+        return JSONResponse(body, 201)
+
+    async def webhook(request: Request) -> Response:
+        body = await request.body()
+        problem = signing.verify(st.secret, {k.lower(): v for k, v in request.headers.items()}, body, time.time())
+        if problem:
+            st.count("webhook", "401")
+            return JSONResponse({"error": problem}, 401)
+        fault = await _faults(st, "webhook")
+        if fault:
+            return fault
+        lead = orjson.loads(body)
+        email = lead.get("contact", {}).get("email", "")
+        if _record_fault(st, email) == "permanent":
+            st.count("webhook", "422")
+            return JSONResponse({"error": f"refused {email}"}, 422)
+        wid = request.headers["webhook-id"]
+        st.webhook_ids[wid] = st.webhook_ids.get(wid, 0) + 1
+        st.store("webhook", email, {"eventId": lead.get("eventId"), "score": lead.get("score")}, lead.get("version"))
+        st.count("webhook", "204")
+        return Response(status_code=204)
+
+    async def contacts(request: Request) -> Response:
+        system = request.path_params["system"]
+        if system not in st.contacts:
+            return JSONResponse({"error": "hubspot, mautic or webhook"}, 404)
+        return JSONResponse(st.contacts[system])
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "requests": st.stats,
+                "regressions": st.regressions,
+                "webhookDuplicates": sum(n - 1 for n in st.webhook_ids.values()),
+            }
+        )
+
+    async def faults(request: Request) -> Response:
+        doc = orjson.loads(await request.body() or b"{}")
+        unknown = set(doc) - set(Faults.__dataclass_fields__)
+        if unknown:
+            return JSONResponse({"error": f"unknown fault(s) {sorted(unknown)}"}, 400)
+        for k, v in doc.items():
+            setattr(st.faults, k, v)
+        return JSONResponse(st.faults.__dict__)
+
+    async def reset(request: Request) -> Response:
+        st.faults = Faults()
+        st.contacts = {"hubspot": {}, "mautic": {}, "webhook": {}}
+        st.stats.clear()
+        st.webhook_ids.clear()
+        st.regressions = 0
+        return Response(status_code=204)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(
+        routes=[
+            Route("/crm/v3/objects/contacts/batch/upsert", hubspot, methods=["POST"]),
+            Route("/api/contacts/batch/new", mautic, methods=["POST"]),
+            Route("/webhook", webhook, methods=["POST"]),
+            Route("/_sandbox/contacts/{system}", contacts),
+            Route("/_sandbox/stats", stats),
+            Route("/_sandbox/faults", faults, methods=["POST"]),
+            Route("/_sandbox/reset", reset, methods=["POST"]),
+            Route("/healthz", health),
+        ]
+    )

@@ -1,0 +1,226 @@
+"""Settings -> destinations and lanes; one step per batch of lead records: every lead to
+every destination until all reach a final state, recorded in Postgres, failures on
+``cdp.leads.failed``. The runner commits offsets only after ``handle`` returned and the
+failure records are acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, cast
+
+import asyncpg
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from cdp_common.metrics import M, build
+from cdp_common.records import LeadFailure, Rejected
+from cdp_common.settings import (
+    CommonSettings,
+    HubSpotSettings,
+    MauticSettings,
+    SyncerSettings,
+    WebhookSettings,
+)
+from cdp_syncer import store
+from cdp_syncer.delivery import Lane, Policy, deliver
+from cdp_syncer.destinations.base import Destination, Result
+from cdp_syncer.logic.flow import Breaker, TokenBucket, Verdict
+from cdp_syncer.logic.mapping import HUBSPOT_DEFAULT, MAUTIC_DEFAULT, check_map
+
+logger = logging.getLogger(__name__)
+
+
+class Record(NamedTuple):
+    value: bytes | None
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+def build_destinations(settings: SyncerSettings) -> list[Destination]:
+    out: list[Destination] = []
+    for name in settings.destination_names():
+        if name == "hubspot":
+            from cdp_syncer.destinations.hubspot import HubSpot
+
+            h = HubSpotSettings()
+            mapping = {**HUBSPOT_DEFAULT, **h.property_map}
+            check_map(mapping)
+            out.append(HubSpot(h.base_url, h.token.get_secret_value(), mapping, settings.timeout_s))
+        elif name == "mautic":
+            from cdp_syncer.destinations.mautic import Mautic
+
+            m = MauticSettings()
+            mapping = {**MAUTIC_DEFAULT, **m.field_map}
+            check_map(mapping)
+            out.append(Mautic(m.base_url, m.user, m.password.get_secret_value(), mapping, settings.timeout_s))
+        elif name == "webhook":
+            from cdp_syncer.destinations.webhook import Webhook
+
+            w = WebhookSettings()
+            if not w.secret.get_secret_value():
+                raise ValueError("CDP_WEBHOOK_SECRET is required for the webhook destination")
+            out.append(Webhook(w.url, w.secret.get_secret_value(), settings.timeout_s))
+    return out
+
+
+def parse(rec: Record) -> Mapping[str, Any] | str:
+    """A lead, or why it is not one."""
+    try:
+        lead = orjson.loads(rec.value or b"")
+    except orjson.JSONDecodeError as e:
+        return f"not JSON: {e}"
+    if not isinstance(lead, dict) or lead.get("schema") != "cdp.lead/v1":
+        return "not a cdp.lead/v1 record"
+    for k in ("eventId", "profileId", "version", "contact"):
+        if k not in lead:
+            return f"lead without {k}"
+    if not isinstance(lead["contact"], dict) or not lead["contact"].get("email"):
+        return "lead without contact.email"
+    return cast(Mapping[str, Any], lead)
+
+
+class SyncerService:
+    def __init__(
+        self, common: CommonSettings, settings: SyncerSettings, destinations: list[Destination] | None = None
+    ) -> None:
+        self.common = common
+        self.settings = settings
+        self.destinations = destinations if destinations is not None else build_destinations(settings)
+        self.registry = CollectorRegistry()
+        self._leads = cast(Counter, build(M.SYNCER_LEADS, self.registry))
+        self._requests = cast(Counter, build(M.SYNCER_REQUESTS, self.registry))
+        self._seconds = cast(Histogram, build(M.SYNCER_REQUEST_SECONDS, self.registry))
+        self.lag = cast(Gauge, build(M.SYNCER_LAG, self.registry))
+        self._breaker = cast(Gauge, build(M.SYNCER_BREAKER, self.registry))
+        policy = Policy(settings.backoff_base_s, settings.backoff_cap_s, settings.max_age_s)
+        self.lanes = []
+        for d in self.destinations:
+            rate, per = settings.rate_limits.get(d.name, (10.0, 1.0))
+            self.lanes.append(
+                Lane(
+                    d,
+                    TokenBucket(rate, per),
+                    Breaker(settings.breaker_threshold, settings.breaker_cooldown_s),
+                    policy,
+                    on_request=self._observe,
+                )
+            )
+        self.pool: asyncpg.Pool | None = None
+
+    def _observe(self, name: str, seconds: float, results: list[Result]) -> None:
+        self._seconds.labels(name).observe(seconds)
+        for r in results:
+            self._requests.labels(name, r.verdict.value).inc()
+        lane = next(x for x in self.lanes if x.name == name)
+        self._breaker.labels(name).set(1 if lane.breaker.opened_at is not None else 0)
+
+    def serve_metrics(self) -> None:
+        if self.settings.metrics_port:
+            start_http_server(self.settings.metrics_port, addr="127.0.0.1", registry=self.registry)
+
+    async def start(self) -> None:
+        while self.pool is None:
+            try:
+                self.pool = await store.open_pool(self.common)
+            except (OSError, asyncpg.PostgresError) as e:
+                logger.warning("Postgres not reachable (%s); retrying", e)
+                await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        for d in self.destinations:
+            await d.aclose()
+        if self.pool:
+            await self.pool.close()
+
+    async def handle(self, records: list[Record]) -> list[Send]:
+        """Deliver a batch everywhere; returns what to publish (failures, rejections)."""
+        assert self.pool is not None
+        sends: list[Send] = []
+        leads: list[Mapping[str, Any]] = []
+        first_seen: dict[str, float] = {}
+        for rec in records:
+            got = parse(rec)
+            if isinstance(got, str):
+                sends.append(self._rejected(rec, got))
+            else:
+                leads.append(got)
+                first_seen[got["eventId"]] = (rec.timestamp_ms or 0) / 1000
+        if not leads:
+            return sends
+        # age is measured from when the oldest lead of the batch was written
+        oldest = min(first_seen.values()) or datetime.now(UTC).timestamp()
+        results = await asyncio.gather(*(self._lane(lane, leads, oldest) for lane in self.lanes))
+        finals = [f for r in results for f in r]
+        await store.record(self.pool, finals)
+        for f in finals:
+            self._leads.labels(f.destination, f.status).inc()
+            if f.status == "failed":
+                failure = LeadFailure(
+                    lead_event_id=f.lead["eventId"],
+                    profile_id=f.lead["profileId"],
+                    destination=f.destination,
+                    error=f.error or "",
+                    attempts=f.attempts,
+                    failed_at=datetime.now(UTC),
+                    lead=dict(f.lead),
+                )
+                sends.append(
+                    Send(
+                        self.settings.failed_topic,
+                        f.lead["profileId"].encode(),
+                        failure.model_dump_json(by_alias=True).encode(),
+                    )
+                )
+                logger.warning("lead %s failed at %s: %s", f.lead["eventId"], f.destination, f.error)
+        return sends
+
+    async def _lane(self, lane: Lane, leads: list[Mapping[str, Any]], oldest: float) -> list[store.Final]:
+        assert self.pool is not None
+        delivered = await store.delivered_versions(self.pool, lane.name, {x["profileId"] for x in leads})
+        # the lane's clock is monotonic: translate the lead's wall-clock age into it
+        age = max(0.0, datetime.now(UTC).timestamp() - oldest)
+        return await deliver(lane, leads, delivered, lane.clock() - age)
+
+    async def retry_failed(self, destination: str | None = None) -> dict[str, int]:
+        """Re-send the recorded failures (``cdp leads retry``); returns counts by state."""
+        assert self.pool is not None
+        rows = await store.failed(self.pool, destination)
+        counts: dict[str, int] = {}
+        for lane in self.lanes:
+            mine = [r["payload"] for r in rows if r["destination"] == lane.name]
+            if not mine:
+                continue
+            finals = await self._lane(lane, mine, datetime.now(UTC).timestamp())
+            await store.record(self.pool, finals)
+            for f in finals:
+                counts[f.status] = counts.get(f.status, 0) + 1
+        return counts
+
+    def _rejected(self, rec: Record, message: str) -> Send:
+        r = Rejected(
+            reason="malformed",
+            message=message,
+            stage="syncer",
+            original=Rejected.encode(rec.value or b""),
+            source_topic=rec.topic,
+            source_partition=rec.partition,
+            source_offset=rec.offset,
+            rejected_at=datetime.now(UTC),
+        )
+        return Send("cdp.hits.rejected", None, r.model_dump_json(by_alias=True).encode())
+
+
+__all__ = ["Record", "Send", "SyncerService", "Verdict"]

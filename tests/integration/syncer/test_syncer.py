@@ -1,0 +1,135 @@
+"""The syncer against the sandbox over real HTTP, with real Kafka and Postgres: faults,
+crashes, signatures, permanent failures and `cdp leads retry`."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import uuid
+
+import asyncpg
+import pytest
+
+from cdp_common.topics import Topic
+from tests.helpers import TopicTail
+from tests.integration.syncer.conftest import Sandbox, Syncers, make_lead, send_leads, until
+
+pytestmark = pytest.mark.integration
+
+
+def journey_leads(n_profiles: int, tag: str, seed: int = 3) -> tuple[list[dict], dict[str, int]]:
+    """Leads for ``n_profiles`` profiles (one email each: the segmenter merges profiles that
+    share one), some with updates (versions 1..3); returns leads and the newest version by email."""
+    rng = random.Random(seed)
+    leads, newest = [], {}
+    for i in range(n_profiles):
+        email = f"{tag}-{i}@example.org"
+        versions = rng.choice([1, 1, 2, 3])
+        for v in range(1, versions + 1):
+            leads.append(make_lead(f"{tag}-p{i}", email, v))
+        newest[email] = max(newest.get(email, 0), versions)
+    return leads, newest
+
+
+def newest_versions(contacts: dict, system: str) -> dict[str, int]:
+    return {email: c["versions"][-1] for email, c in contacts.items()}
+
+
+async def test_every_lead_arrives_once_per_email_under_5xx_429_bursts_and_latency(
+    syncers: Syncers, sandbox: Sandbox, producer
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    leads, newest = journey_leads(120, tag)
+    sandbox.faults(error_rate=0.3, throttle_next=4, retry_after_s=1, latency_s=2)
+    syncers.start()
+    await send_leads(producer, syncers.topic, leads)
+    for system in ("hubspot", "mautic", "webhook"):
+        await until(lambda system=system: len(sandbox.contacts(system)) == len(newest), within=180)
+    for system in ("hubspot", "mautic"):
+        contacts = sandbox.contacts(system)
+        assert set(contacts) == set(newest)
+    await until(
+        lambda: all(newest_versions(sandbox.contacts(s), s) == newest for s in ("hubspot", "mautic", "webhook")),
+        within=120,
+    )
+    stats = sandbox.stats()
+    assert stats["regressions"] == 0
+    answers = {code: sum(r.get(code, 0) for r in stats["requests"].values()) for code in ("429", "503")}
+    assert answers["429"] == 4 and answers["503"] > 0, stats  # the faults were really served
+    hub = sandbox.contacts("hubspot")[f"{tag}-1@example.org"]["properties"]
+    assert hub["jobtitle"] == "CEO" and hub["lifecyclestage"] == "marketingqualifiedlead"
+    assert "First touch: Paid Social / linkedin / ceo-automotive-q4" in hub["cdp_behaviour_summary"]
+
+
+async def test_kill_9_mid_delivery_loses_nothing_and_no_older_version_wins(
+    syncers: Syncers, sandbox: Sandbox, producer
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    leads, newest = journey_leads(200, tag, seed=5)
+    sandbox.faults(latency_s=0.5, error_rate=0.1)
+    proc = syncers.start(CDP_SYNC_BATCH_SIZE="50")
+    await send_leads(producer, syncers.topic, leads)
+    await until(lambda: len(sandbox.contacts("hubspot")) >= 20, within=60, every=0.1)
+    proc.stop(signal.SIGKILL)
+    assert len(sandbox.contacts("hubspot")) < len(newest)  # killed mid-delivery
+    syncers.start()
+    for system in ("hubspot", "mautic", "webhook"):
+        await until(lambda system=system: newest_versions(sandbox.contacts(system), system) == newest, within=180)
+    assert sandbox.stats()["regressions"] == 0
+
+
+async def test_webhook_signatures_verify_and_a_wrong_secret_is_refused(
+    syncers: Syncers, sandbox: Sandbox, producer, pg_dsn
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    bad = sandbox.post_webhook(b"{}", {"webhook-id": "x", "webhook-timestamp": "1", "webhook-signature": "v1,AAAA"})
+    assert bad.status_code == 401
+    syncers.start(CDP_SYNC_DESTINATIONS="webhook", CDP_WEBHOOK_SECRET="whsec_d3Jvbmctc2VjcmV0")
+    lead = make_lead(f"{tag}-p", f"{tag}@example.org")
+    await send_leads(producer, syncers.topic, [lead])
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        row = None
+        for _ in range(150):
+            row = await conn.fetchrow("SELECT * FROM lead_deliveries WHERE lead_event_id = $1", lead["eventId"])
+            if row:
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+    assert row and row["status"] == "failed" and "401" in row["last_error"]
+    assert sandbox.contacts("webhook") == {}
+
+
+async def test_a_permanent_refusal_is_recorded_published_and_retried_with_the_cli(
+    syncers: Syncers, sandbox: Sandbox, producer, pg_dsn, kafka_bootstrap
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    refused, fine = f"{tag}-no@example.org", f"{tag}-yes@example.org"
+    sandbox.faults(reject_emails=[refused])
+    failed_tail = await TopicTail(kafka_bootstrap, Topic.LEADS_FAILED).start()
+    try:
+        syncers.start(CDP_SYNC_DESTINATIONS="hubspot")
+        await send_leads(producer, syncers.topic, [make_lead(f"{tag}-a", refused), make_lead(f"{tag}-b", fine)])
+        got = await failed_tail.collect(lambda r: r.get("profileId") == f"{tag}-a", want=1, within=30)
+    finally:
+        await failed_tail.stop()
+    assert got[0]["destination"] == "hubspot" and "VALIDATION_ERROR" in got[0]["error"]
+    assert got[0]["lead"]["contact"]["email"] == refused
+    assert list(sandbox.contacts("hubspot")) == [fine]
+    listed = syncers.cli("leads", "failed")
+    assert listed.returncode == 0 and refused in listed.stdout, listed.stderr
+    sandbox.faults(reject_emails=[])
+    retried = syncers.cli("leads", "retry", "--destination", "hubspot")
+    assert retried.returncode == 0, retried.stderr + retried.stdout
+    assert "delivered" in retried.stdout
+    assert set(sandbox.contacts("hubspot")) == {refused, fine}
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        status = await conn.fetchval(
+            "SELECT status FROM lead_deliveries WHERE lead_event_id = $1 AND destination = 'hubspot'", f"{tag}-a-v1"
+        )
+    finally:
+        await conn.close()
+    assert status == "delivered"
