@@ -184,6 +184,7 @@ class HubSpotSettings(BaseSettings):
     token: SecretStr = SecretStr("")
     # lead field -> HubSpot property; overrides merge over the defaults, "" leaves a field out
     property_map: dict[str, str] = Field(default_factory=dict)
+    batch_size: int = Field(default=100, ge=1, le=100)  # HubSpot's batch limit is 100
 
 
 class MauticSettings(BaseSettings):

@@ -34,6 +34,8 @@ def create_app(service: SegmenterService) -> faust.App:
         topic_disable_leader=True,
         consumer_auto_offset_reset=settings.auto_offset_reset,
         broker_commit_interval=1.0,
+        # a crashed member's partitions move after 10 s, not faust's default 60
+        broker_session_timeout=10.0,
         producer_acks=-1,
         producer_linger_ms=5,
         stream_buffer_maxsize=max(4096, settings.batch_size * 2),

@@ -58,7 +58,7 @@ def build_destinations(settings: SyncerSettings) -> list[Destination]:
             h = HubSpotSettings()
             mapping = {**HUBSPOT_DEFAULT, **h.property_map}
             check_map(mapping)
-            out.append(HubSpot(h.base_url, h.token.get_secret_value(), mapping, settings.timeout_s))
+            out.append(HubSpot(h.base_url, h.token.get_secret_value(), mapping, settings.timeout_s, h.batch_size))
         elif name == "mautic":
             from cdp_syncer.destinations.mautic import Mautic
 

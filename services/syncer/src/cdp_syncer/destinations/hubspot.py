@@ -52,8 +52,11 @@ class HubSpot:
     name = "hubspot"
     max_batch = 100
 
-    def __init__(self, base_url: str, token: str, mapping: Mapping[str, str], timeout_s: float) -> None:
+    def __init__(
+        self, base_url: str, token: str, mapping: Mapping[str, str], timeout_s: float, max_batch: int = 100
+    ) -> None:
         self.mapping = mapping
+        self.max_batch = max_batch
         self.client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"), headers={"authorization": f"Bearer {token}"}, timeout=timeout_s
         )
