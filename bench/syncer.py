@@ -1,6 +1,6 @@
 """Syncer benchmark (run by `make bench`).
 
-Leads (default 5,000, one per profile, as the segmenter writes them) in a private topic,
+Leads (default 20,000, one per profile, as the segmenter writes them) in a private topic,
 delivered by a fresh syncer group to the sandbox (`cdp sandbox-ma`, no faults) over real
 HTTP: HubSpot batch upsert with 100 leads per request, next to the same API with one lead
 per request, and the webhook (one signed request per lead, 20 in flight), in the same run.
@@ -220,7 +220,7 @@ def table(r: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--leads", type=int, default=5000)
+    parser.add_argument("--leads", type=int, default=20_000)
     args = parser.parse_args()
     result = asyncio.run(run(args.leads))
     publish("syncer", result, table(result))
