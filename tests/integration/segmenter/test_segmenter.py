@@ -283,16 +283,19 @@ async def test_bad_input_is_rejected_with_a_reason_bots_are_dropped_and_the_serv
     )
     bot.page("/")
     nobody = Journey("anonymous", datetime.now(UTC)).page("/")  # a placeholder id, refused
+    nul = Journey(f"nul-{_uid()}", datetime.now(UTC)).track("Searched", query="a\u0000b")  # Postgres cannot store NUL
     segmenters.start()
     await producer.send_and_wait(segmenters.topic, b"{not json", key=b"x")
     await producer.send_and_wait(segmenters.topic, orjson.dumps({"event": {"type": "page"}}), key=b"x")
-    await send(producer, segmenters.topic, bot.hits + nobody.hits + Journey(aid, datetime.now(UTC)).page("/ok").hits)
+    await send(
+        producer, segmenters.topic, bot.hits + nobody.hits + nul.hits + Journey(aid, datetime.now(UTC)).page("/ok").hits
+    )
     p = await profile_of(pg, f"anon:{aid}")
     assert p["pageViews"] == 1
     got = await rejected_tail.collect(
-        lambda r: r.get("stage") == "segmenter" and r.get("sourceTopic") == segmenters.topic, want=3, within=15
+        lambda r: r.get("stage") == "segmenter" and r.get("sourceTopic") == segmenters.topic, want=4, within=15
     )
-    assert sorted(r["reason"] for r in got) == ["malformed", "malformed", "no_usable_id"]
+    assert sorted(r["reason"] for r in got) == ["malformed", "malformed", "no_usable_id", "unsupported_character"]
     assert all(r["message"] for r in got)
     await segmenters.wait_counter(1, "cdp_segmenter_records_total", outcome="dropped", reason="bot")
     assert await pg.fetchval("SELECT count(*) FROM identities WHERE id = $1", f"anon:{bot.anonymous_id}") == 0

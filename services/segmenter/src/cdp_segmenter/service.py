@@ -111,6 +111,8 @@ def parse(rec: Record) -> Hit | str | tuple[str, str]:
     for k in ("properties", "traits", "context"):
         if ev.get(k) is not None and not isinstance(ev[k], dict):
             return ("malformed", f"event.{k} must be an object")
+    if b"\\u0000" in (rec.value or b""):
+        return ("unsupported_character", "contains a NUL character (\\u0000), which Postgres text cannot hold")
     ids = event_ids(ev)
     if not ids:
         return ("no_usable_id", "no usable anonymousId, userId or email (placeholders like 'anonymous' are refused)")
@@ -231,6 +233,28 @@ class SegmenterService:
                 logger.warning("hit %s cannot be applied (%s); rejected", e.hit.message_id, e.reason)
                 if not hits:
                     return Applied()
+            except asyncpg.exceptions.DataError as e:
+                # a value Postgres refuses (e.g. an out-of-range number): find the hit, reject it
+                if len(hits) == 1:
+                    step.sends.append(self._rejected(hits[0].record, "unstorable", f"{type(e).__name__}: {e}"))
+                    counts[("rejected", "unstorable")] = counts.get(("rejected", "unstorable"), 0) + 1
+                    logger.warning("hit %s refused by Postgres (%s); rejected", hits[0].message_id, e)
+                    return Applied()
+                logger.warning("batch refused by Postgres (%s); applying its %d hits one by one", e, len(hits))
+                total = Applied()
+                for h in hits:  # each call adds its own outbox messages to the step
+                    a = await self._apply([h], step, counts)
+                    total.duplicates += a.duplicates
+                    total.applied += a.applied
+                    total.visible_at = max(total.visible_at, a.visible_at)
+                    for mine, theirs in (
+                        (total.identity, a.identity),
+                        (total.segment_changes, a.segment_changes),
+                        (total.leads, a.leads),
+                    ):
+                        for k, n in theirs.items():
+                            mine[k] = mine.get(k, 0) + n
+                return total
             except RETRYABLE as e:
                 attempt += 1
                 self._retries.labels(type(e).__name__).inc()
