@@ -68,6 +68,21 @@ def K(**ids: str) -> Known:
                 new_profile=True,
             ),
         ),
+        # a second user id with an email that already belongs to the first user's profile: the
+        # new user id gets its own profile and the email stays where it is (found live: the
+        # email was linked twice and the batch retried forever on the unique key)
+        (
+            ["user:u2", "email:c@x.io", "anon:a1"],
+            {"email:c@x.io": "P1", "anon:a1": "P1"},
+            {"P1": Known({"user": frozenset({"u1"}), "email": frozenset({"c@x.io"})})},
+            Decision(
+                None,
+                ("user:u2",),
+                (),
+                (("P1", "user:u2", "both identified with different user ids"),),
+                new_profile=True,
+            ),
+        ),
         # a user id and an email of the same person on two profiles: merge
         (
             ["user:u1", "email:c@x.io", "anon:a1"],

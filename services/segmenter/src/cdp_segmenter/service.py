@@ -43,6 +43,8 @@ RETRYABLE = (
     asyncpg.exceptions.UniqueViolationError,
     asyncpg.exceptions.ForeignKeyViolationError,
 )
+INTEGRITY = (asyncpg.exceptions.UniqueViolationError, asyncpg.exceptions.ForeignKeyViolationError)
+CONFLICT_RETRIES = 8
 EVENT_TYPES = frozenset({"track", "page", "screen", "identify", "alias", "group"})
 
 
@@ -235,29 +237,14 @@ class SegmenterService:
                     return Applied()
             except asyncpg.exceptions.DataError as e:
                 # a value Postgres refuses (e.g. an out-of-range number): find the hit, reject it
-                if len(hits) == 1:
-                    step.sends.append(self._rejected(hits[0].record, "unstorable", f"{type(e).__name__}: {e}"))
-                    counts[("rejected", "unstorable")] = counts.get(("rejected", "unstorable"), 0) + 1
-                    logger.warning("hit %s refused by Postgres (%s); rejected", hits[0].message_id, e)
-                    return Applied()
-                logger.warning("batch refused by Postgres (%s); applying its %d hits one by one", e, len(hits))
-                total = Applied()
-                for h in hits:  # each call adds its own outbox messages to the step
-                    a = await self._apply([h], step, counts)
-                    total.duplicates += a.duplicates
-                    total.applied += a.applied
-                    total.visible_at = max(total.visible_at, a.visible_at)
-                    for mine, theirs in (
-                        (total.identity, a.identity),
-                        (total.segment_changes, a.segment_changes),
-                        (total.leads, a.leads),
-                    ):
-                        for k, n in theirs.items():
-                            mine[k] = mine.get(k, 0) + n
-                return total
+                return await self._isolate(hits, step, counts, "unstorable", e)
             except RETRYABLE as e:
                 attempt += 1
                 self._retries.labels(type(e).__name__).inc()
+                if attempt >= CONFLICT_RETRIES and isinstance(e, INTEGRITY):
+                    # a concurrent writer resolves within a retry or two; the same violation
+                    # again and again is one hit the logic cannot place: find it, reject it
+                    return await self._isolate(hits, step, counts, "unprocessable", e)
                 delay = min(2.0, 0.01 * 2**attempt) * (0.5 + random.random())
                 if attempt % 10 == 0:
                     logger.warning("batch retried %d times (%s); still retrying", attempt, e)
@@ -270,6 +257,31 @@ class SegmenterService:
         step.sends.extend(Send(topic, key, value) for _, topic, key, value in applied.outbox)
         step.outbox_ids.extend(i for i, *_ in applied.outbox)
         return applied
+
+    async def _isolate(
+        self, hits: list[Hit], step: Step, counts: dict[tuple[str, str], int], reason: str, e: Exception
+    ) -> Applied:
+        """Apply the hits one transaction each; a single hit that still fails is rejected."""
+        if len(hits) == 1:
+            step.sends.append(self._rejected(hits[0].record, reason, f"{type(e).__name__}: {e}"))
+            counts[("rejected", reason)] = counts.get(("rejected", reason), 0) + 1
+            logger.warning("hit %s cannot be applied (%s); rejected as %s", hits[0].message_id, e, reason)
+            return Applied()
+        logger.warning("batch failed (%s); applying its %d hits one by one", e, len(hits))
+        total = Applied()
+        for h in hits:  # each call adds its own outbox messages to the step
+            a = await self._apply([h], step, counts)
+            total.duplicates += a.duplicates
+            total.applied += a.applied
+            total.visible_at = max(total.visible_at, a.visible_at)
+            for mine, theirs in (
+                (total.identity, a.identity),
+                (total.segment_changes, a.segment_changes),
+                (total.leads, a.leads),
+            ):
+                for k, n in theirs.items():
+                    mine[k] = mine.get(k, 0) + n
+        return total
 
     def _account(self, a: Applied, counts: dict[tuple[str, str], int]) -> None:
         for (outcome, reason), n in counts.items():

@@ -130,7 +130,7 @@ def decide(ids: list[str], owner: Mapping[str, str], known: Mapping[str, Known])
                 # a different person on an identified profile: the known id gets its own profile
                 return Decision(
                     None,
-                    tuple(x for x in ids if kind(x) != "anon"),
+                    tuple(x for x in ids if kind(x) != "anon" and x not in owner),  # owned ids stay put
                     (),
                     ((target, i, clash), *conflicts),
                     new_profile=True,
