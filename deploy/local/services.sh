@@ -12,13 +12,13 @@ services() {
   echo "collector|services/collector|http://127.0.0.1:$cport/readyz|$BIN/cdp-collector"
   echo "enricher|services/enricher|http://127.0.0.1:$eport/metrics|$BIN/cdp-enricher"
   echo "segmenter|services/segmenter|http://127.0.0.1:${CDP_SEGMENTER_METRICS_PORT:-9102}/metrics|$BIN/cdp-segmenter"
-  echo "sandbox-ma|services/syncer|http://127.0.0.1:${CDP_SANDBOX_PORT:-8090}/healthz|$BIN/cdp sandbox-ma --port ${CDP_SANDBOX_PORT:-8090}"
+  echo "sandbox-ma|services/syncer|http://127.0.0.1:${CDP_SANDBOX_PORT:-8091}/healthz|$BIN/cdp sandbox-ma --port ${CDP_SANDBOX_PORT:-8091}"
   echo "syncer|services/syncer|http://127.0.0.1:${CDP_SYNC_METRICS_PORT:-9103}/metrics|$BIN/cdp-syncer"
 }
 
 # Unless told otherwise, the syncer delivers to the local sandbox (cdp sandbox-ma) so a new
 # user sees leads arrive; set CDP_HUBSPOT_BASE_URL/TOKEN etc. to deliver for real.
-sandbox="http://127.0.0.1:${CDP_SANDBOX_PORT:-8090}"
+sandbox="http://127.0.0.1:${CDP_SANDBOX_PORT:-8091}"
 export CDP_SYNC_DESTINATIONS="${CDP_SYNC_DESTINATIONS:-hubspot,mautic,webhook}"
 export CDP_HUBSPOT_BASE_URL="${CDP_HUBSPOT_BASE_URL:-$sandbox}" CDP_HUBSPOT_TOKEN="${CDP_HUBSPOT_TOKEN:-sandbox-hubspot-token}"
 export CDP_MAUTIC_BASE_URL="${CDP_MAUTIC_BASE_URL:-$sandbox}" CDP_MAUTIC_USER="${CDP_MAUTIC_USER:-sandbox}"

@@ -192,7 +192,7 @@ class MauticSettings(BaseSettings):
 
     model_config = _config("CDP_MAUTIC_")
 
-    base_url: str = "http://127.0.0.1:8090"
+    base_url: str = "http://127.0.0.1:8091"
     user: str = ""
     password: SecretStr = SecretStr("")
     field_map: dict[str, str] = Field(default_factory=dict)
@@ -203,5 +203,5 @@ class WebhookSettings(BaseSettings):
 
     model_config = _config("CDP_WEBHOOK_")
 
-    url: str = "http://127.0.0.1:8090/webhook"
+    url: str = "http://127.0.0.1:8091/webhook"
     secret: SecretStr = SecretStr("")

@@ -28,10 +28,11 @@ from redis.asyncio import Redis
 from cdp_common.records import SegmentChange
 from cdp_segmenter import store
 from cdp_segmenter.logic.definitions import Definitions
-from cdp_segmenter.logic.evaluation import Outcome, evaluate_profile
+from cdp_segmenter.logic.evaluation import QUALIFIED, Outcome, evaluate_profile
 from cdp_segmenter.logic.identity import Known, decide, kind
 from cdp_segmenter.logic.leads import build_lead
 from cdp_segmenter.logic.profile import FoldConfig, fold_into, merge, new_profile
+from cdp_segmenter.logic.rollup import Rollup
 from cdp_segmenter.readmodel import ReadModel
 
 
@@ -169,6 +170,7 @@ async def apply_batch(
     owners = {i: redirect[p] for i, p in owners.items()}
     known = {pid: _known(ids) for pid, ids in (await store.known_ids(conn, profiles)).items()}
 
+    rollup = Rollup()
     created: set[str] = set()
     links: dict[str, str] = {}  # id -> profile, new this batch
     merges: list[tuple[str, str, str | None]] = []
@@ -222,10 +224,11 @@ async def apply_batch(
                 known[target] = _with(known.get(target, Known()), [i])
             _bump(result.identity, "id_linked")
         try:
-            fold_into(profiles[target], h.doc, fold_config)
+            folded = fold_into(profiles[target], h.doc, fold_config)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
             raise PoisonHit(h, f"{type(e).__name__}: {e}") from e
         last_mid[target] = h.message_id
+        rollup.count(profiles[target], folded, h.doc["timestamp"])
     result.applied = len(hits)
 
     announce = Announcer(topics, now, result)
@@ -235,6 +238,8 @@ async def apply_batch(
         out = evaluate_profile(p, defs, now)
         outcomes[p["id"]] = out
         announce.outcome(p, out, last_mid[p["id"]])
+        if out.lead_event == QUALIFIED:
+            rollup.lead(p, now)
     for src, segs in dropped.items():
         announce.merged_away(src, segs, next((m for s, _, m in merges if s == src), None))
 
@@ -243,6 +248,7 @@ async def apply_batch(
     await store.record_merges(conn, merges)
     await store.record_conflicts(conn, conflicts)
     await store.write_leads(conn, touched)
+    await store.add_campaign_stats(conn, rollup.rows)
     ids = await store.add_outbox(conn, announce.messages)
     result.outbox = [(i, *m) for i, m in zip(ids, announce.messages, strict=True)]
 

@@ -303,3 +303,20 @@ async def old_outbox(conn: asyncpg.Connection, grace_s: float, limit: int) -> li
         limit,
     )
     return rows
+
+
+async def add_campaign_stats(conn: asyncpg.Connection, rows: Mapping[tuple[Any, ...], Mapping[str, int]]) -> None:
+    if not rows:
+        return
+    keys = sorted(rows)  # a fixed order: two writers never wait on each other in a cycle
+    cols = ("visitors", "sessions", "engaged", "conversions", "leads", "personas")
+    await conn.execute(
+        "INSERT INTO campaign_stats (day, channel, source, medium, campaign, content, "
+        + ", ".join(cols)
+        + ") SELECT * FROM unnest($1::date[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+        "$7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[]) "
+        "ON CONFLICT (day, channel, source, medium, campaign, content) DO UPDATE SET "
+        + ", ".join(f"{c} = campaign_stats.{c} + EXCLUDED.{c}" for c in cols),
+        *[[k[i] for k in keys] for i in range(6)],
+        *[[rows[k][c] for k in keys] for c in cols],
+    )

@@ -69,7 +69,7 @@ def register_sandbox(sub: Any) -> None:
 
     p = sub.add_parser("sandbox-ma", help="a local HubSpot/Mautic/webhook server that stores what it gets")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8090)
+    p.add_argument("--port", type=int, default=8091)
     p.add_argument("--hubspot-token", default=DEFAULT_TOKEN)
     p.add_argument("--mautic-user", default=DEFAULT_USER)
     p.add_argument("--mautic-password", default=DEFAULT_PASSWORD)

@@ -24,6 +24,7 @@ CAPS = {
     "devices": 10,
     "times": 50,
     "windows": 200,
+    "recent": 30,
 }
 
 
@@ -58,6 +59,7 @@ def new_profile(profile_id: str) -> dict[str, Any]:
         "traits": {},  # name -> {value, source, at, ruleId?, firstSeen?, lastSeen?}
         "anonymousIds": [],
         "userId": None,
+        "recent": [],  # the latest events, for the profile card's timeline
     }
 
 
@@ -123,9 +125,31 @@ def fold(profile: Mapping[str, Any], hit: Mapping[str, Any], config: FoldConfig 
     return p
 
 
-def fold_into(p: dict[str, Any], hit: Mapping[str, Any], config: FoldConfig = FoldConfig()) -> None:
+@dataclass(slots=True)
+class Folded:
+    """What one fold did that campaign reporting counts."""
+
+    touch: dict[str, Any] | None = None  # a new touchpoint (a session start or a new campaign)
+    first_touch_of_campaign: bool = False  # the profile never touched this campaign before
+    conversion: bool = False
+    persona: bool = False  # a campaign rule set a trait the profile did not have
+    engaged: bool = False  # the profile just reached ENGAGED_PAGE_VIEWS page views
+
+
+ENGAGED_PAGE_VIEWS = 3
+
+
+def campaign_key(tp: Mapping[str, Any] | None) -> tuple[str, str, str, str, str]:
+    """(channel, source, medium, campaign, content) of a touchpoint; '' for what is unknown."""
+    if not tp:
+        return ("Direct", "", "", "", "")
+    return tuple(str(tp.get(k) or "") for k in ("channel", "source", "medium", "campaign", "content"))  # type: ignore[return-value]
+
+
+def fold_into(p: dict[str, Any], hit: Mapping[str, Any], config: FoldConfig = FoldConfig()) -> Folded:
     """Apply one enriched, non-bot hit to ``p`` in place (the batch path: one copy per
-    profile per batch, not one per event)."""
+    profile per batch, not one per event); says what campaign reporting should count."""
+    out = Folded()
     ev = hit["event"]
     en = hit.get("enrichment") or {}
     t = _ts(hit["timestamp"])
@@ -154,6 +178,7 @@ def fold_into(p: dict[str, Any], hit: Mapping[str, Any], config: FoldConfig = Fo
     path = props.get("path") or page.get("path") or "/"
     if kind == "page":
         p["pageViews"] += 1
+        out.engaged = p["pageViews"] == ENGAGED_PAGE_VIEWS
         p["pages"][path] = p["pages"].get(path, 0) + 1
         if len(p["pages"]) > CAPS["pages"]:
             least = min(p["pages"], key=lambda k: p["pages"][k])
@@ -181,6 +206,7 @@ def fold_into(p: dict[str, Any], hit: Mapping[str, Any], config: FoldConfig = Fo
                     if isinstance(v, (str, int, float, bool)) and len(str(v)) <= FORM_TRAIT_MAX and len(k) <= 64:
                         _set_trait(p, k, v.strip().lower() if k == "email" and isinstance(v, str) else v, t, "explicit")
         if name in config.conversion_events:
+            out.conversion = True
             _push(p["conversions"], {"event": name, "at": t, "properties": props}, CAPS["conversions"])
     elif kind == "identify":
         traits = ev.get("traits") if isinstance(ev.get("traits"), dict) else {}
@@ -190,6 +216,8 @@ def fold_into(p: dict[str, Any], hit: Mapping[str, Any], config: FoldConfig = Fo
             _set_trait(p, k, v, t, "explicit")
 
     for hint in en.get("traits") or []:
+        if hint["name"] not in p["traits"]:
+            out.persona = True
         _set_trait(p, hint["name"], hint["value"], t, "implicit", hint.get("ruleId"))
 
     channel = en.get("channel")
@@ -212,6 +240,9 @@ def fold_into(p: dict[str, Any], hit: Mapping[str, Any], config: FoldConfig = Fo
                 "content": campaign.get("content"),
                 "clickNetwork": click.get("network"),
             }
+            ckey = campaign_key(tp)
+            out.first_touch_of_campaign = not any(campaign_key(x) == ckey for x in p["touchpoints"])
+            out.touch = tp
             _push(p["touchpoints"], tp, CAPS["touchpoints"])
             if p["firstTouch"] is None or t < p["firstTouch"]["at"]:
                 p["firstTouch"] = tp
@@ -223,6 +254,14 @@ def fold_into(p: dict[str, Any], hit: Mapping[str, Any], config: FoldConfig = Fo
         if label not in p["devices"]:
             p["devices"].append(label)
             del p["devices"][: max(0, len(p["devices"]) - CAPS["devices"])]
+    recent = p.setdefault("recent", [])
+    item = {"at": t, "type": kind, "name": name or kind, "path": path if kind in ("page", "track") else None}
+    if channel and channel != "Internal":
+        item["channel"] = channel
+    if campaign.get("campaign"):
+        item["campaign"] = campaign["campaign"]
+    _push(recent, item, CAPS["recent"])
+    return out
 
 
 def merge(target: Mapping[str, Any], source: Mapping[str, Any]) -> dict[str, Any]:
@@ -253,6 +292,7 @@ def merge(target: Mapping[str, Any], source: Mapping[str, Any]) -> dict[str, Any
         ("conversions", "conversions"),
     ):
         t[k] = sorted(t[k] + list(s[k]), key=lambda x: x["at"])[-CAPS[cap] :]
+    t["recent"] = sorted(t.get("recent", []) + list(s.get("recent", [])), key=lambda x: x["at"])[-CAPS["recent"] :]
     ft = [x for x in (t.get("firstTouch"), s.get("firstTouch")) if x]
     t["firstTouch"] = min(ft, key=lambda x: x["at"]) if ft else None
     t["userId"] = t.get("userId") or s.get("userId")
