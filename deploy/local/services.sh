@@ -14,6 +14,7 @@ services() {
   echo "segmenter|services/segmenter|http://127.0.0.1:${CDP_SEGMENTER_METRICS_PORT:-9102}/metrics|$BIN/cdp-segmenter"
   echo "sandbox-ma|services/syncer|http://127.0.0.1:${CDP_SANDBOX_PORT:-8091}/healthz|$BIN/cdp sandbox-ma --port ${CDP_SANDBOX_PORT:-8091}"
   echo "syncer|services/syncer|http://127.0.0.1:${CDP_SYNC_METRICS_PORT:-9103}/metrics|$BIN/cdp-syncer"
+  echo "console|services/console|http://127.0.0.1:${CDP_CONSOLE_PORT:-8090}/readyz|$BIN/cdp-console"
 }
 
 # Unless told otherwise, the syncer delivers to the local sandbox (cdp sandbox-ma) so a new

@@ -197,8 +197,15 @@ def test_bad_records_are_rejected_with_their_origin(data: bytes, reason: str) ->
 
 
 def test_suppressed_identities_are_dropped() -> None:
-    out = ENRICHER.enrich(raw(), ORIGIN, Rules(suppressed=frozenset({"anon-1"})), NOW)
+    out = ENRICHER.enrich(raw(), ORIGIN, Rules(suppressed=frozenset({"anon:anon-1"})), NOW)
     assert out == Dropped("suppressed")
+    # an erased email identifying from a new device is dropped too
+    ident = raw()
+    d = orjson.loads(ident)
+    d["event"] = {**d["event"], "type": "identify", "anonymousId": "new-device", "traits": {"email": "Ada@X.io"}}
+    out = ENRICHER.enrich(orjson.dumps(d), ORIGIN, Rules(suppressed=frozenset({"email:ada@x.io"})), NOW)
+    assert out == Dropped("suppressed")
+    assert not isinstance(ENRICHER.enrich(raw(), ORIGIN, Rules(suppressed=frozenset({"email:b@x.io"})), NOW), Dropped)
 
 
 def test_the_ua_cache_is_used() -> None:

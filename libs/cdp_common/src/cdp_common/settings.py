@@ -205,3 +205,17 @@ class WebhookSettings(BaseSettings):
 
     url: str = "http://127.0.0.1:8091/webhook"
     secret: SecretStr = SecretStr("")
+
+
+class ConsoleSettings(BaseSettings):
+    """The console: ``CDP_CONSOLE_*``."""
+
+    model_config = _config("CDP_CONSOLE_")
+
+    host: str = "127.0.0.1"
+    port: int = 8090
+    redis_prefix: str = "cdp:"
+    # personalization: browsers call it with a source write key, from these origins
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    refresh_s: float = Field(default=5.0, gt=0, le=10)
+    leads_topic: str = Topic.LEADS_QUALIFIED.value

@@ -71,6 +71,21 @@ class Dropped:
 Outcome = Emitted | Refused | Dropped
 
 
+def _suppressed(ev: dict[str, Any], aid: Any, uid: Any, suppressed: frozenset[str]) -> bool:
+    """An erased person's hit: by anonymousId, userId, or an email in traits or a form
+    (``suppressed`` holds graph ids: ``anon:...``, ``user:...``, ``email:...``)."""
+    if (aid and f"anon:{aid}" in suppressed) or (uid and f"user:{uid}" in suppressed):
+        return True
+    emails = []
+    for holder in (ev.get("traits"), (ev.get("context") or {}).get("traits"), ev.get("properties")):
+        if isinstance(holder, dict):
+            emails.append(holder.get("email"))
+            values = holder.get("values")
+            if isinstance(values, dict):
+                emails.append(values.get("email"))
+    return any(isinstance(e, str) and f"email:{e.strip().lower()}" in suppressed for e in emails)
+
+
 def _invalid(d: Any) -> str | None:
     """What is wrong with a raw record, or None. Lighter than full model validation: the
     collector validated the event; this guards the fields the enricher relies on."""
@@ -131,7 +146,7 @@ class Enricher:
 
         ev: dict[str, Any] = d["event"]
         aid, uid = ev.get("anonymousId"), ev.get("userId")
-        if rules.suppressed and ((aid and aid in rules.suppressed) or (uid and uid in rules.suppressed)):
+        if rules.suppressed and _suppressed(ev, aid, uid, rules.suppressed):
             return Dropped("suppressed")
         ctx: dict[str, Any] = ev.get("context") or {}
         props: dict[str, Any] = ev.get("properties") or {}

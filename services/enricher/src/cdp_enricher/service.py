@@ -20,7 +20,7 @@ from cdp_common.settings import CommonSettings, EnricherSettings
 from cdp_enricher.logic.campaign import DEFAULT_PRECEDENCE, CampaignConfig
 from cdp_enricher.logic.rules import KvConvention, compile_rules
 from cdp_enricher.pipeline import Dropped, Emitted, Enricher, Origin, RejectionGuard, Rules
-from cdp_enricher.store import RuleStore, load_internal_domains
+from cdp_enricher.store import RuleStore, load_internal_domains, load_suppressions
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,10 @@ class EnricherService:
                     pool = await create_pool(self.common, min_size=1, max_size=2)
                 defs = await RuleStore(pool).list_all()
                 domains = await load_internal_domains(pool)
-                self.rules = replace(self.rules, rules=compile_rules(defs), internal_domains=domains)
+                suppressed = await load_suppressions(pool)
+                self.rules = replace(
+                    self.rules, rules=compile_rules(defs), internal_domains=domains, suppressed=suppressed
+                )
                 self._rules_gauge.set(len(self.rules.rules))
                 if not self.rules_loaded.is_set():
                     logger.info("loaded %d campaign rule(s) and %d source(s)", len(defs), len(domains))

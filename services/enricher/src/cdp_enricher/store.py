@@ -82,6 +82,15 @@ async def load_internal_domains(pool: asyncpg.Pool) -> dict[str, tuple[str, ...]
     return {r["id"]: tuple(r["internal_domains"]) for r in rows}
 
 
+async def load_suppressions(pool: asyncpg.Pool) -> frozenset[str]:
+    """Identities of erased people (the console's erase writes them)."""
+    try:
+        rows = await pool.fetch("SELECT identity FROM suppressions")
+    except asyncpg.UndefinedTableError:  # a database migrated before the console existed
+        return frozenset()
+    return frozenset(r["identity"] for r in rows)
+
+
 def parse_rule_file(data: Any) -> list[RuleDef]:
     """A parsed YAML document -> rules; raises ``pydantic.ValidationError`` naming what is wrong."""
     from cdp_enricher.logic.rules import RuleFile

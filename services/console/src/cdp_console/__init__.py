@@ -1,0 +1,1 @@
+"""The console: the marketers side of the CDP."""

@@ -1,0 +1,428 @@
+"""The console API and pages (FastAPI). Every route needs a bearer token (read or admin
+scope) except health, and personalization, which browsers call with a source write key."""
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+import asyncpg
+import orjson
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+
+from cdp_common.kafka import make_producer
+from cdp_common.pg import create_pool
+from cdp_common.redisio import make_redis
+from cdp_common.settings import CommonSettings, ConsoleSettings
+from cdp_common.sources import SourceStore
+from cdp_console import data, pages, tokens
+from cdp_console.personalize import Slot, SlotError, choose, parse_slot
+from cdp_enricher.store import RuleStore, parse_rule_file
+from cdp_segmenter.logic.definitions import DefinitionError, parse_file, parse_segment
+from cdp_segmenter.store import DefinitionStore, open_pool
+
+logger = logging.getLogger(__name__)
+# traits personalization may show a browser (never contact details)
+PUBLIC_TRAITS = frozenset({"role", "industry", "intent"})
+
+
+class State:
+    def __init__(self, common: CommonSettings, settings: ConsoleSettings) -> None:
+        self.common = common
+        self.settings = settings
+        self.pool: asyncpg.Pool | None = None
+        self.plain: Any = None
+        self.redis = make_redis(common)
+        self.producer: Any = None  # created in the lifespan (aiokafka needs the running loop)
+        self.write_keys: dict[str, str] = {}  # write key -> source id
+        self.slots: list[Slot] = []
+        self.registry = CollectorRegistry()
+        self.personalize_seconds = Histogram(
+            "cdp_console_personalize_seconds",
+            "Time to answer a personalization request (server side)",
+            registry=self.registry,
+            buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1),
+        )
+
+    async def refresh(self) -> None:
+        assert self.pool is not None
+        sources = await SourceStore(self.plain or self.pool).list_all()
+        self.write_keys = {s.write_key: s.id for s in sources}
+        rows = await self.pool.fetch("SELECT id, rules, default_variant FROM personalization_slots ORDER BY id")
+        self.slots = [parse_slot(r["id"], r["rules"], r["default_variant"]) for r in rows]
+
+    async def refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.refresh_s)
+            try:
+                await self.refresh()
+            except Exception as e:  # keep serving the last good set
+                logger.warning("could not refresh sources/slots (%s)", e)
+
+
+def problem(status: int, message: str) -> HTTPException:
+    return HTTPException(status_code=status, detail=message)
+
+
+def create_app(common: CommonSettings | None = None, settings: ConsoleSettings | None = None) -> FastAPI:
+    st = State(common or CommonSettings(), settings or ConsoleSettings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        st.pool = await open_pool(st.common, 8)  # jsonb as Python values, like the segmenter's stores
+        st.plain = await create_pool(st.common, min_size=1, max_size=2)  # jsonb as text: the enricher's stores
+        await st.refresh()
+        st.producer = make_producer(st.common, client_id="cdp-console")
+        await st.producer.start()
+        task = asyncio.create_task(st.refresh_forever())
+        yield
+        task.cancel()
+        await st.producer.stop()
+        await st.pool.close()
+        await st.plain.close()
+        await st.redis.aclose()
+
+    app = FastAPI(
+        title="CDP console",
+        version="1.0",
+        lifespan=lifespan,
+        description="Profile card, campaign insight, definitions, personalization and privacy. "
+        "Send `Authorization: Bearer <token>` (create one with `cdp tokens create --scope read|admin`).",
+    )
+    app.state.console = st
+
+    def pool() -> asyncpg.Pool:
+        assert st.pool is not None
+        return st.pool
+
+    def require(scope: str) -> Callable[[Request], Awaitable[tokens.Principal]]:
+        async def dep(request: Request) -> tokens.Principal:
+            auth = request.headers.get("authorization", "")
+            token = auth[7:].strip() if auth.lower().startswith("bearer ") else request.cookies.get("cdp_token", "")
+            if not token:
+                raise problem(401, "a bearer token is required (cdp tokens create --scope read|admin)")
+            who = await tokens.lookup(pool(), token)
+            if who is None:
+                raise problem(401, "unknown or revoked token")
+            if not who.can(scope):
+                raise problem(403, f"this token has the {who.scope} scope; {scope} is required")
+            return who
+
+        return dep
+
+    Reader = Annotated[tokens.Principal, Depends(require("read"))]
+    Admin = Annotated[tokens.Principal, Depends(require("admin"))]
+
+    # ---- ops ------------------------------------------------------------------------------
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        try:
+            await pool().fetchval("SELECT 1")
+            await st.redis.ping()
+        except Exception as e:
+            return JSONResponse({"status": "unavailable", "error": str(e)}, 503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return PlainTextResponse(generate_latest(st.registry), media_type=CONTENT_TYPE_LATEST)
+
+    # ---- profiles -------------------------------------------------------------------------
+
+    async def _find(pid: str | None, anonymous_id: str | None, user_id: str | None, email: str | None) -> str:
+        for kind, value in (("id", pid), ("anonymousId", anonymous_id), ("userId", user_id), ("email", email)):
+            if value:
+                found = await data.resolve(pool(), kind, value)
+                if found is None:
+                    raise problem(404, f"no profile for {kind} {value!r}")
+                return found
+        raise problem(400, "give a profile id, anonymousId, userId or email")
+
+    @app.get("/v1/profiles", summary="Find a profile by anonymousId, userId or email")
+    async def find_profile(
+        who: Reader,
+        anonymous_id: Annotated[str | None, Query(alias="anonymousId")] = None,
+        user_id: Annotated[str | None, Query(alias="userId")] = None,
+        email: str | None = None,
+    ) -> dict[str, Any]:
+        pid = await _find(None, anonymous_id, user_id, email)
+        c = await data.card(pool(), pid)
+        if c is None:
+            raise problem(404, "profile not found")
+        return c
+
+    @app.get("/v1/profiles/{pid}", summary="The profile card")
+    async def get_profile(pid: str, who: Reader) -> dict[str, Any]:
+        found = await _find(pid, None, None, None)
+        c = await data.card(pool(), found)
+        if c is None:
+            raise problem(404, "profile not found")
+        return c
+
+    @app.get("/v1/profiles/{pid}/export", summary="Everything held about the person (audited)")
+    async def export_profile(pid: str, who: Admin) -> dict[str, Any]:
+        found = await _find(pid, None, None, None)
+        doc = await data.export(pool(), found)
+        if doc is None:
+            raise problem(404, "profile not found")
+        await data.audit(pool(), who.name, "export", found, {})
+        return doc
+
+    async def _erase(pid: str, who: tokens.Principal, via: str) -> dict[str, Any]:
+        gone = await data.erase(pool(), pid)
+        if gone is None:
+            raise problem(404, "profile not found")
+        prefix = st.settings.redis_prefix
+        pipe = st.redis.pipeline(transaction=False)
+        for p in gone["profiles"]:
+            pipe.delete(f"{prefix}p:{p}")
+            for sid in gone["segments"]:
+                pipe.srem(f"{prefix}seg:{sid}", p)
+        for ident in gone["identities"]:
+            if ident.startswith("anon:"):
+                pipe.delete(f"{prefix}aid:{ident[5:]}")
+        await pipe.execute()
+        for p in gone["profiles"]:  # compaction forgets the profile's lead events
+            await st.producer.send_and_wait(st.settings.leads_topic, None, key=p.encode())
+        await data.audit(pool(), who.name, "erase", pid, {"via": via, "identities": len(gone["identities"])})
+        return {"erased": pid, "profiles": gone["profiles"], "suppressedIdentities": len(gone["identities"])}
+
+    @app.delete("/v1/profiles/{pid}", summary="Erase a profile (right to be forgotten; audited)")
+    async def erase_profile(pid: str, who: Admin) -> dict[str, Any]:
+        return await _erase(await _find(pid, None, None, None), who, "id")
+
+    @app.delete("/v1/profiles", summary="Erase the profile of an email (audited)")
+    async def erase_by_email(email: str, who: Admin) -> dict[str, Any]:
+        return await _erase(await _find(None, None, None, email), who, "email")
+
+    @app.get("/v1/audit", summary="Who erased or exported what")
+    async def audit_log(who: Admin, limit: int = 100) -> list[dict[str, Any]]:
+        rows = await pool().fetch("SELECT * FROM audit_log ORDER BY id DESC LIMIT $1", min(limit, 1000))
+        return [
+            {
+                "at": r["at"].isoformat(),
+                "actor": r["actor"],
+                "action": r["action"],
+                "subject": r["subject"],
+                "detail": r["detail"],
+            }
+            for r in rows
+        ]
+
+    # ---- campaign insight -----------------------------------------------------------------
+
+    @app.get("/v1/reports/campaigns", summary="Visitors, sessions, engagement, conversions and leads per campaign")
+    async def campaigns(
+        who: Reader,
+        by: str = "campaign",
+        since: date | None = None,
+        until: date | None = None,
+    ) -> dict[str, Any]:
+        if by not in data.DIMENSIONS:
+            raise problem(422, f"by: one of {sorted(data.DIMENSIONS)}")
+        until = until or datetime.now(UTC).date()
+        since = since or until - timedelta(days=30)
+        if since > until:
+            raise problem(422, "since is after until")
+        t0 = time.perf_counter()
+        rows = await data.campaign_report(pool(), by, since, until)
+        return {
+            "by": by,
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "rows": rows,
+            "tookMs": round((time.perf_counter() - t0) * 1000, 2),
+        }
+
+    # ---- definitions ----------------------------------------------------------------------
+
+    @app.get("/v1/segments")
+    async def list_segments(who: Reader) -> dict[str, Any]:
+        d = await DefinitionStore(pool()).load()
+        return {
+            "segments": [
+                {"id": s.id, "name": s.name, "description": s.description, "condition": s.condition} for s in d.segments
+            ],
+            "scoring": {
+                "threshold": d.policy.threshold,
+                "rules": [{"id": r.id, "points": r.points, "condition": r.condition} for r in d.plan],
+                "qualifying": d.policy.qualifying_json(),
+                "updateIntervalS": d.policy.update_interval_s,
+            },
+        }
+
+    @app.put("/v1/segments/{sid}")
+    async def put_segment(sid: str, body: dict[str, Any], who: Admin) -> dict[str, Any]:
+        try:
+            seg = parse_segment({**body, "id": sid}, "segment")
+        except DefinitionError as e:
+            raise problem(422, str(e)) from e
+        store = DefinitionStore(pool())
+        current = await store.load()
+        others = [s for s in current.segments if s.id != sid]
+        report = await store.apply([*others, seg], None, None)
+        return {"segment": sid, "result": "created" if f"segment {sid}" in report["created"] else "updated"}
+
+    @app.delete("/v1/segments/{sid}")
+    async def delete_segment(sid: str, who: Admin) -> dict[str, str]:
+        if not await DefinitionStore(pool()).delete_segment(sid):
+            raise problem(404, f"no segment {sid!r}")
+        return {"deleted": sid}
+
+    @app.put("/v1/scoring", summary="Replace the scoring plan and lead policy")
+    async def put_scoring(body: dict[str, Any], who: Admin) -> dict[str, str]:
+        try:
+            _, plan, policy = parse_file({"scoring": body.get("scoring", {}), "leads": body.get("leads", {})})
+        except DefinitionError as e:
+            raise problem(422, str(e)) from e
+        store = DefinitionStore(pool())
+        current = await store.load()
+        await store.apply(list(current.segments), plan, policy)
+        return {"scoring": "applied"}
+
+    @app.get("/v1/rules")
+    async def list_rules(who: Reader) -> list[dict[str, Any]]:
+        return [r.model_dump(mode="json", by_alias=True) for r in await RuleStore(st.plain).list_all()]
+
+    @app.put("/v1/rules/{rid}")
+    async def put_rule(rid: str, body: dict[str, Any], who: Admin) -> dict[str, str]:
+        try:
+            [rule] = parse_rule_file({"rules": [{**body, "id": rid}]})
+        except ValueError as e:  # pydantic's ValidationError is a ValueError
+            raise problem(422, str(e)) from e
+        store = RuleStore(st.plain)
+        rules = [r for r in await store.list_all() if r.id != rid] + [rule]
+        await store.apply(rules)
+        return {"rule": rid, "result": "applied"}
+
+    @app.delete("/v1/rules/{rid}")
+    async def delete_rule(rid: str, who: Admin) -> dict[str, str]:
+        if not await RuleStore(st.plain).delete(rid):
+            raise problem(404, f"no rule {rid!r}")
+        return {"deleted": rid}
+
+    @app.get("/v1/sources")
+    async def list_sources(who: Admin) -> list[dict[str, Any]]:
+        return [
+            {"id": s.id, "name": s.name, "writeKey": s.write_key, "origins": list(s.origins)}
+            for s in await SourceStore(st.plain).list_all()
+        ]
+
+    @app.post("/v1/sources", status_code=201)
+    async def add_source(body: dict[str, Any], who: Admin) -> dict[str, Any]:
+        try:
+            s = await SourceStore(st.plain).add(
+                str(body.get("name") or ""),
+                origins=list(body.get("origins") or []),
+                internal_domains=list(body.get("internalDomains") or []),
+            )
+        except ValueError as e:
+            raise problem(422, str(e)) from e
+        return {"id": s.id, "name": s.name, "writeKey": s.write_key, "origins": list(s.origins)}
+
+    @app.get("/v1/personalization/slots")
+    async def list_slots(who: Reader) -> list[dict[str, Any]]:
+        rows = await pool().fetch("SELECT id, rules, default_variant FROM personalization_slots ORDER BY id")
+        return [{"id": r["id"], "rules": r["rules"], "default": r["default_variant"]} for r in rows]
+
+    @app.put("/v1/personalization/slots/{slot_id}")
+    async def put_slot(slot_id: str, body: dict[str, Any], who: Admin) -> dict[str, str]:
+        try:
+            parse_slot(slot_id, body.get("rules"), body.get("default", "default"))
+        except SlotError as e:
+            raise problem(422, str(e)) from e
+        await pool().execute(
+            "INSERT INTO personalization_slots (id, rules, default_variant) VALUES ($1, $2::jsonb, $3) "
+            "ON CONFLICT (id) DO UPDATE SET rules = $2::jsonb, default_variant = $3, updated_at = now()",
+            slot_id,
+            body["rules"],
+            body.get("default", "default"),
+        )
+        await st.refresh()
+        return {"slot": slot_id, "result": "applied"}
+
+    @app.delete("/v1/personalization/slots/{slot_id}")
+    async def delete_slot(slot_id: str, who: Admin) -> dict[str, str]:
+        result = await pool().execute("DELETE FROM personalization_slots WHERE id = $1", slot_id)
+        if not result.endswith(" 1"):
+            raise problem(404, f"no slot {slot_id!r}")
+        await st.refresh()
+        return {"deleted": slot_id}
+
+    # ---- personalization (browser, write key) ---------------------------------------------
+
+    def _cors(request: Request, resp: Response) -> Response:
+        origin = request.headers.get("origin")
+        allowed = st.settings.cors_origins
+        if origin and ("*" in allowed or origin in allowed):
+            resp.headers["access-control-allow-origin"] = origin
+            resp.headers["vary"] = "Origin"
+        return resp
+
+    @app.options("/v1/personalize", include_in_schema=False)
+    async def personalize_preflight(request: Request) -> Response:
+        resp = Response(status_code=204)
+        resp.headers["access-control-allow-methods"] = "GET, OPTIONS"
+        resp.headers["access-control-allow-headers"] = "authorization, content-type"
+        resp.headers["access-control-max-age"] = "600"
+        return _cors(request, resp)
+
+    @app.get("/v1/personalize", summary="Segments, selected traits and the content variant per slot (write key)")
+    async def personalize(
+        request: Request,
+        anonymous_id: Annotated[str, Query(alias="anonymousId")],
+        write_key: Annotated[str | None, Query(alias="writeKey")] = None,
+        slot: Annotated[list[str] | None, Query()] = None,
+    ) -> Response:
+        t0 = time.perf_counter()
+        key = write_key or _basic_user(request.headers.get("authorization", ""))
+        if not key or key not in st.write_keys:
+            return _cors(request, JSONResponse({"error": "unknown write key"}, 401))
+        prefix = st.settings.redis_prefix
+        pid = await st.redis.get(f"{prefix}aid:{anonymous_id}")
+        summary = None
+        if pid:
+            raw = await st.redis.get(f"{prefix}p:{pid.decode() if isinstance(pid, bytes) else pid}")
+            summary = orjson.loads(raw) if raw else None
+        slots = [s for s in st.slots if not slot or s.id in slot]
+        body = {
+            "known": summary is not None,
+            "segments": (summary or {}).get("segments", []),
+            "stage": (summary or {}).get("stage", "anonymous"),
+            "traits": {
+                k: v for k, v in ((summary or {}).get("traits") or {}).items() if k in ("role", "industry", "intent")
+            },
+            "variants": choose(slots, summary),
+        }
+        resp = Response(orjson.dumps(body), media_type="application/json", headers={"cache-control": "no-store"})
+        st.personalize_seconds.observe(time.perf_counter() - t0)
+        return _cors(request, resp)
+
+    # ---- pages ----------------------------------------------------------------------------
+
+    pages.mount(app, st, require, _find)
+    return app
+
+
+def _basic_user(header: str) -> str | None:
+    import base64
+
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        return base64.b64decode(header[6:]).decode().split(":", 1)[0]
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+__all__ = ["HTMLResponse", "create_app"]

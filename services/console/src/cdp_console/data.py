@@ -1,0 +1,231 @@
+"""Postgres and Redis reads and writes behind the console: the profile card, erasure and
+export, the campaign report, personalization slots and the audit log."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from cdp_segmenter.logic.ids import clean_id, normalize_email
+from cdp_segmenter.logic.profile import sessions
+
+TOP = 10
+
+
+def identity_for(kind: str, value: str) -> str | None:
+    """A lookup key (``id``, ``anonymousId``, ``userId``, ``email``) as a graph id."""
+    if kind == "anonymousId":
+        v = clean_id(value)
+        return f"anon:{v}" if v else None
+    if kind == "userId":
+        v = clean_id(value)
+        return f"user:{v}" if v else None
+    if kind == "email":
+        e = normalize_email(value)
+        return f"email:{e}" if e else None
+    return None
+
+
+async def resolve(pool: asyncpg.Pool, kind: str, value: str) -> str | None:
+    """The live profile id for a lookup, following merges."""
+    if kind == "id":
+        pid: str | None = value
+    else:
+        ident = identity_for(kind, value)
+        if ident is None:
+            return None
+        pid = await pool.fetchval("SELECT profile_id FROM identities WHERE id = $1", ident)
+    for _ in range(20):
+        if pid is None:
+            return None
+        row = await pool.fetchrow("SELECT merged_into, data IS NULL AS gone FROM profiles WHERE id = $1", pid)
+        if row is None:
+            return None
+        if row["merged_into"] is None:
+            return pid
+        pid = row["merged_into"]
+    return None
+
+
+def _iso(t: Any) -> str | None:
+    return None if t is None else datetime.fromtimestamp(float(t), UTC).isoformat().replace("+00:00", "Z")
+
+
+async def card(pool: asyncpg.Pool, pid: str) -> dict[str, Any] | None:
+    row = await pool.fetchrow("SELECT data FROM profiles WHERE id = $1 AND merged_into IS NULL", pid)
+    if row is None or row["data"] is None:
+        return None
+    p = orjson.loads(row["data"]) if isinstance(row["data"], (str, bytes)) else row["data"]
+    ids = [r["id"] for r in await pool.fetch("SELECT id FROM identities WHERE profile_id = $1 ORDER BY id", pid)]
+    lead = await pool.fetchrow("SELECT * FROM leads WHERE profile_id = $1", pid)
+    deliveries = await pool.fetch(
+        "SELECT DISTINCT ON (destination) destination, status, version, attempts, last_error, updated_at "
+        "FROM lead_deliveries WHERE profile_id = $1 ORDER BY destination, version DESC, updated_at DESC",
+        pid,
+    )
+    traits = {
+        k: {
+            "value": v["value"],
+            "source": v["source"],
+            "ruleId": v.get("ruleId"),
+            "firstSeen": _iso(v.get("firstSeen")),
+            "lastSeen": _iso(v.get("lastSeen")),
+        }
+        for k, v in sorted(p["traits"].items())
+    }
+    touch = [dict(t, at=_iso(t["at"])) for t in p["touchpoints"]]
+    return {
+        "id": pid,
+        "identities": ids,
+        "stage": p.get("stage", "anonymous"),
+        "score": p.get("score", 0),
+        "scoreBreakdown": p.get("scoreBreakdown", []),
+        "segments": p.get("segments", []),
+        "explicitTraits": {k: v for k, v in traits.items() if v["source"] == "explicit"},
+        "implicitTraits": {k: v for k, v in traits.items() if v["source"] == "implicit"},
+        "counters": {
+            "pageViews": p["pageViews"],
+            "sessions": sessions(p),
+            "interactions": p["interactions"],
+            "events": p["events"],
+        },
+        "topPages": dict(sorted(p["pages"].items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]),
+        "maxScroll": p["maxScroll"],
+        "videos": {"started": p["videosStarted"], "completed": p["videosCompleted"]},
+        "forms": [dict(f, at=_iso(f["at"])) for f in p["forms"]],
+        "calculators": [dict(f, at=_iso(f["at"])) for f in p["calculators"]],
+        "channels": p["channels"],
+        "touchpoints": touch,
+        "firstTouch": dict(p["firstTouch"], at=_iso(p["firstTouch"]["at"])) if p.get("firstTouch") else None,
+        "lastTouch": touch[-1] if touch else None,
+        "conversions": [dict(c, at=_iso(c["at"])) for c in p["conversions"]],
+        "lead": None
+        if lead is None
+        else {
+            "version": lead["version"],
+            "qualifiedBy": lead["qualified_by"],
+            "qualifiedAt": lead["qualified_at"].isoformat(),
+            "pendingUpdate": lead["pending"],
+            "deliveries": {
+                d["destination"]: {
+                    "status": d["status"],
+                    "version": d["version"],
+                    "attempts": d["attempts"],
+                    "lastError": d["last_error"],
+                    "at": d["updated_at"].isoformat(),
+                }
+                for d in deliveries
+            },
+        },
+        "anonymousIds": p["anonymousIds"],
+        "devices": p["devices"],
+        "firstSeen": _iso(p["firstSeen"]),
+        "lastSeen": _iso(p["lastSeen"]),
+        "timeline": [dict(e, at=_iso(e["at"])) for e in reversed(p.get("recent", []))],
+    }
+
+
+async def export(pool: asyncpg.Pool, pid: str) -> dict[str, Any] | None:
+    """Everything held about the person: the raw profile, identities, merges, conflicts,
+    lead rows, deliveries (with payloads) and the audit entries about them."""
+    c = await card(pool, pid)
+    if c is None:
+        return None
+    raw = await pool.fetchval("SELECT data::text FROM profiles WHERE id = $1", pid)
+    merged = [r["id"] for r in await pool.fetch("SELECT id FROM profiles WHERE merged_into = $1", pid)]
+
+    def rows(rs: list[asyncpg.Record]) -> list[dict[str, Any]]:
+        return [{k: (v.isoformat() if isinstance(v, (datetime, date)) else v) for k, v in dict(r).items()} for r in rs]
+
+    return {
+        "exportedAt": datetime.now(UTC).isoformat(),
+        "card": c,
+        "profile": orjson.loads(raw),
+        "mergedProfiles": merged,
+        "merges": rows(await pool.fetch("SELECT * FROM profile_merges WHERE into_profile = $1", pid)),
+        "identityConflicts": rows(
+            await pool.fetch("SELECT * FROM identity_conflicts WHERE profile_a = $1 OR profile_b = $1", pid)
+        ),
+        "leadDeliveries": rows(
+            await pool.fetch(
+                "SELECT lead_event_id, destination, version, status, attempts, last_error, payload::text AS payload, "
+                "updated_at FROM lead_deliveries WHERE profile_id = $1",
+                pid,
+            )
+        ),
+    }
+
+
+async def erase(pool: asyncpg.Pool, pid: str) -> dict[str, Any] | None:
+    """Delete the profile, its merged tombstones, identities, lead rows and deliveries;
+    suppress its known and anonymous ids. Returns what Redis and Kafka must forget."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow("SELECT data FROM profiles WHERE id = $1 AND merged_into IS NULL FOR UPDATE", pid)
+        if row is None:
+            return None
+        data = row["data"]
+        p = orjson.loads(data) if isinstance(data, (str, bytes)) else (data or {})
+        gone = [pid] + [r["id"] for r in await conn.fetch("SELECT id FROM profiles WHERE merged_into = $1", pid)]
+        ids = [r["id"] for r in await conn.fetch("SELECT id FROM identities WHERE profile_id = ANY($1::text[])", gone)]
+        await conn.execute("INSERT INTO suppressions (identity) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", ids)
+        await conn.execute("DELETE FROM identities WHERE profile_id = ANY($1::text[])", gone)
+        await conn.execute("DELETE FROM lead_deliveries WHERE profile_id = ANY($1::text[])", gone)
+        await conn.execute("DELETE FROM leads WHERE profile_id = ANY($1::text[])", gone)
+        await conn.execute(
+            "DELETE FROM profile_merges WHERE into_profile = ANY($1::text[]) OR from_profile = ANY($1::text[])", gone
+        )
+        await conn.execute(
+            "DELETE FROM identity_conflicts WHERE profile_a = ANY($1::text[]) OR profile_b = ANY($1::text[])", gone
+        )
+        await conn.execute("UPDATE profiles SET merged_into = NULL WHERE id = ANY($1::text[])", gone)
+        await conn.execute("DELETE FROM profiles WHERE id = ANY($1::text[])", gone)
+    return {
+        "profiles": gone,
+        "identities": ids,
+        "segments": p.get("segments", []),
+        "anonymousIds": p.get("anonymousIds", []),
+    }
+
+
+async def audit(pool: asyncpg.Pool, actor: str, action: str, subject: str, detail: Mapping[str, Any]) -> None:
+    await pool.execute(
+        "INSERT INTO audit_log (actor, action, subject, detail) VALUES ($1, $2, $3, $4)",
+        actor,
+        action,
+        subject,
+        dict(detail),
+    )
+
+
+DIMENSIONS = {
+    "channel": ("channel",),
+    "source": ("source",),
+    "campaign": ("source", "medium", "campaign"),
+    "content": ("source", "medium", "campaign", "content"),
+}
+
+
+async def campaign_report(pool: asyncpg.Pool, by: str, since: date, until: date) -> list[dict[str, Any]]:
+    cols = DIMENSIONS[by]
+    group = ", ".join(cols)
+    rows = await pool.fetch(
+        f"SELECT {group}, sum(visitors) AS visitors, sum(sessions) AS sessions, sum(engaged) AS engaged, "
+        "sum(conversions) AS conversions, sum(leads) AS leads, sum(personas) AS personas "
+        f"FROM campaign_stats WHERE day BETWEEN $1 AND $2 GROUP BY {group} ORDER BY sum(visitors) DESC, {group}",
+        since,
+        until,
+    )
+    out = []
+    for r in rows:
+        v = int(r["visitors"])
+        item: dict[str, Any] = {c: r[c] or None for c in cols}
+        item |= {k: int(r[k]) for k in ("visitors", "sessions", "engaged", "conversions", "leads", "personas")}
+        item["conversionRate"] = round(item["conversions"] / v, 4) if v else None
+        item["leadRate"] = round(item["leads"] / v, 4) if v else None
+        item["personaShare"] = round(item["personas"] / v, 4) if v else None
+        out.append(item)
+    return out
