@@ -282,3 +282,29 @@ async def test_pages_search_a_profile_open_the_card_and_see_the_campaign_chart(
     assert browser.find_element(By.ID, "chart").is_displayed()
     assert f"ceo-automotive-{tag}" in browser.page_source
     assert len(browser.find_elements(By.CSS_SELECTOR, "rect.bar-visitors")) >= 1
+
+    # the JS tag's cdp.personalize(slot) on a page, for this visitor
+    src = console.call("POST", "/v1/sources", json={"name": f"tag-{tag}"}).json()
+    assert (
+        console.call(
+            "PUT",
+            f"/v1/personalization/slots/hero-{tag}",
+            json={"rules": [{"when": {"segment": "automotive-ceos"}, "variant": "fleet-roi"}], "default": "generic"},
+        ).status_code
+        == 200
+    )
+    await asyncio.sleep(1.5)  # the console's refresh interval here
+    tag_js = (ROOT / "services/collector/src/cdp_collector/static/tag.js").read_text()
+    browser.get(f"{console.url}/healthz")
+    browser.execute_script(
+        "localStorage.setItem('cdp_aid', JSON.stringify(arguments[0]));"
+        "window.cdp = {options: {writeKey: arguments[1], host: 'http://127.0.0.1:9', console: arguments[2]}};",
+        f"{tag}-page",
+        src["writeKey"],
+        console.url,
+    )
+    browser.execute_script(tag_js)
+    got = browser.execute_async_script(
+        "var done = arguments[arguments.length - 1]; cdp.personalize(arguments[0]).then(done);", f"hero-{tag}"
+    )
+    assert got["variants"] == {f"hero-{tag}": "fleet-roi"} and got["known"] is True

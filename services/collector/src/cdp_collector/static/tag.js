@@ -1,7 +1,8 @@
 /* CDP tag: first-party browser tracking, no third-party code (docs/tag.md).
  * <script async src="https://COLLECTOR/v1/tag.js" data-write-key="KEY"></script>
  * Options (data attributes): data-host (collector URL, default: where this file came from),
- * data-consent="required" (track nothing until cdp.consent(true)), data-dnt="honor". */
+ * data-consent="required" (track nothing until cdp.consent(true)), data-dnt="honor",
+ * data-console (console URL: cdp.personalize(slot) asks it for the visitor's variants). */
 (function (w, d) {
   "use strict";
   var VERSION = "1.0.0", SESSION_MS = 30 * 60 * 1000, YEAR_S = 31536000, MAX_Q = 500, BATCH = 50;
@@ -13,6 +14,7 @@
   var opts = (w.cdp && w.cdp.options) || {};
   var writeKey = opts.writeKey || attr("data-write-key");
   var host = (opts.host || attr("data-host") || (script.src ? new URL(script.src).origin : "")).replace(/\/$/, "");
+  var consoleUrl = (opts.console || attr("data-console") || "").replace(/\/$/, "");
   var needConsent = (opts.consent || attr("data-consent")) === "required";
   var honorDnt = (opts.dnt || attr("data-dnt")) === "honor";
   var store = w.localStorage;
@@ -181,7 +183,15 @@
     if (!granted) { set("queue", []); return; }
     if (!was && allowed()) page();  // the page view that consent held back
   }
-  var api = { page: page, track: track, identify: identify, consent: consent, anonymousId: function () { return anonymousId; }, flush: flush, version: VERSION };
+  // a Promise of {known, segments, stage, traits, variants} for the slot(s), or null
+  function personalize(slots) {
+    if (!consoleUrl || !writeKey || !allowed()) return Promise.resolve(null);
+    var qs = "anonymousId=" + encodeURIComponent(anonymousId) + "&writeKey=" + encodeURIComponent(writeKey);
+    [].concat(slots || []).forEach(function (s) { qs += "&slot=" + encodeURIComponent(s); });
+    return fetch(consoleUrl + "/v1/personalize?" + qs, { credentials: "omit" })
+      .then(function (r) { return r.ok ? r.json() : null; }).catch(function () { return null; });
+  }
+  var api = { page: page, track: track, identify: identify, consent: consent, personalize: personalize, anonymousId: function () { return anonymousId; }, flush: flush, version: VERSION };
   w.cdp = api;
   stub.forEach(function (call) { if (api[call[0]]) api[call[0]].apply(null, call[1]); });
   page();
