@@ -27,6 +27,11 @@ from cdp_segmenter.logic.definitions import DefinitionError, parse_file, parse_s
 from cdp_segmenter.store import DefinitionStore, open_pool
 
 logger = logging.getLogger(__name__)
+LOOKUP = """
+local pid = redis.call('GET', KEYS[1])
+if not pid then return false end
+return redis.call('GET', ARGV[1] .. pid)
+"""
 # traits personalization may show a browser (never contact details)
 PUBLIC_TRAITS = frozenset({"role", "industry", "intent"})
 
@@ -40,6 +45,7 @@ class State:
         self.redis = make_redis(common)
         self.producer: Any = None  # created in the lifespan (aiokafka needs the running loop)
         self.write_keys: dict[str, str] = {}  # write key -> source id
+        self.lookup = self.redis.register_script(LOOKUP)
         self.slots: list[Slot] = []
         self.registry = CollectorRegistry()
         self.personalize_seconds = Histogram(
@@ -389,11 +395,9 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
         if not key or key not in st.write_keys:
             return _cors(request, JSONResponse({"error": "unknown write key"}, 401))
         prefix = st.settings.redis_prefix
-        pid = await st.redis.get(f"{prefix}aid:{anonymous_id}")
-        summary = None
-        if pid:
-            raw = await st.redis.get(f"{prefix}p:{pid.decode() if isinstance(pid, bytes) else pid}")
-            summary = orjson.loads(raw) if raw else None
+        # one round trip: the anonymousId's profile id, then its summary, inside Redis
+        raw = await st.lookup(keys=[f"{prefix}aid:{anonymous_id}"], args=[f"{prefix}p:"])
+        summary = orjson.loads(raw) if raw else None
         slots = [s for s in st.slots if not slot or s.id in slot]
         body = {
             "known": summary is not None,
