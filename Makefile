@@ -69,6 +69,10 @@ test: install infra-up
 	@$(BIN)/cdp topics >/dev/null
 	$(BIN)/pytest
 
+# The platform, a short simulation, and what happened (profiles, segments, leads, campaigns).
+demo: up
+	$(BIN)/cdp simulate --visitors $${CDP_DEMO_VISITORS:-300} --rate $${CDP_DEMO_RATE:-300} --report
+
 test-unit: install
 	$(BIN)/pytest tests/unit
 
