@@ -51,6 +51,11 @@ def make_consumer(
     return AIOKafkaConsumer(*topics, **options)
 
 
+def faust_broker_url(bootstrap: str) -> str:
+    """``host:port,host:port`` as faust's broker setting."""
+    return ";".join(f"kafka://{b.strip()}" for b in bootstrap.split(","))
+
+
 def make_admin(settings: CommonSettings, *, client_id: str = "cdp-admin") -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=client_id)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import asyncpg
+import orjson
 
 from cdp_common.settings import CommonSettings
 
@@ -21,3 +22,14 @@ async def create_pool(
     )
     assert pool is not None
     return pool
+
+
+async def jsonb_as_python(conn: asyncpg.Connection) -> None:
+    """Pool ``init``: jsonb in and out as Python values, in binary (orjson both ways)."""
+    await conn.set_type_codec(
+        "jsonb",
+        schema="pg_catalog",
+        encoder=lambda v: b"\x01" + orjson.dumps(v),
+        decoder=lambda b: orjson.loads(b[1:]),
+        format="binary",
+    )

@@ -16,21 +16,18 @@ from typing import Any
 
 import faust
 
+from cdp_common.kafka import faust_broker_url
 from cdp_enricher.pipeline import Origin
 from cdp_enricher.service import EnricherService, RejectionLimitExceeded
 
 logger = logging.getLogger(__name__)
 
 
-def _bootstrap_url(bootstrap: str) -> str:
-    return ";".join(f"kafka://{b.strip()}" for b in bootstrap.split(","))
-
-
 def create_app(service: EnricherService) -> faust.App:
     settings = service.settings
     app = faust.App(
         settings.group_id,
-        broker=_bootstrap_url(service.common.kafka_bootstrap),
+        broker=faust_broker_url(service.common.kafka_bootstrap),
         web_enabled=False,
         topic_disable_leader=True,
         consumer_auto_offset_reset=settings.auto_offset_reset,

@@ -16,20 +16,17 @@ from typing import Any
 
 import faust
 
+from cdp_common.kafka import faust_broker_url
 from cdp_segmenter.service import Record, SegmenterService, Send
 
 logger = logging.getLogger(__name__)
-
-
-def _bootstrap_url(bootstrap: str) -> str:
-    return ";".join(f"kafka://{b.strip()}" for b in bootstrap.split(","))
 
 
 def create_app(service: SegmenterService) -> faust.App:
     settings = service.settings
     app = faust.App(
         settings.group_id,
-        broker=_bootstrap_url(service.common.kafka_bootstrap),
+        broker=faust_broker_url(service.common.kafka_bootstrap),
         web_enabled=False,
         topic_disable_leader=True,
         consumer_auto_offset_reset=settings.auto_offset_reset,

@@ -8,27 +8,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-import orjson
 
-from cdp_common.pg import create_pool
+from cdp_common.pg import create_pool, jsonb_as_python
 from cdp_common.settings import CommonSettings
 from cdp_segmenter.logic.definitions import Definitions, LeadPolicy, SegmentDef, parse_qualifying
 from cdp_segmenter.logic.scoring import ScoreRule, parse_plan
 
 
-async def _init(conn: asyncpg.Connection) -> None:
-    # jsonb in binary: a version byte, then the JSON text (orjson both ways)
-    await conn.set_type_codec(
-        "jsonb",
-        schema="pg_catalog",
-        encoder=lambda v: b"\x01" + orjson.dumps(v),
-        decoder=lambda b: orjson.loads(b[1:]),
-        format="binary",
-    )
-
-
 async def open_pool(common: CommonSettings, size: int) -> asyncpg.Pool:
-    return await create_pool(common, min_size=1, max_size=size, init=_init)
+    return await create_pool(common, min_size=1, max_size=size, init=jsonb_as_python)
 
 
 def _dt(epoch: float | None) -> datetime | None:

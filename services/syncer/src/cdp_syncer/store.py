@@ -8,24 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import orjson
 
-from cdp_common.pg import create_pool
+from cdp_common.pg import create_pool, jsonb_as_python
 from cdp_common.settings import CommonSettings
 
 
-async def _init(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec(
-        "jsonb",
-        schema="pg_catalog",
-        encoder=lambda v: b"\x01" + orjson.dumps(v),
-        decoder=lambda b: orjson.loads(b[1:]),
-        format="binary",
-    )
-
-
 async def open_pool(common: CommonSettings, size: int = 4) -> asyncpg.Pool:
-    return await create_pool(common, min_size=1, max_size=size, init=_init)
+    return await create_pool(common, min_size=1, max_size=size, init=jsonb_as_python)
 
 
 @dataclass(frozen=True, slots=True)
