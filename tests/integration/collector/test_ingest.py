@@ -297,6 +297,42 @@ async def test_an_invalid_pixel_hit_goes_to_the_rejected_topic(collector, reject
     assert inv["sourceId"] == collector.source.id and "event" in inv["message"]
 
 
+async def test_topics_can_be_moved_for_side_environments(settings, collector_source, raw: TopicTail) -> None:  # type: ignore[no-untyped-def]
+    """CDP_COLLECTOR_RAW_TOPIC / _REJECTED_TOPIC (the pipeline benchmark runs beside `make up`
+    this way): accepted and refused hits go there, and nothing reaches the default topic."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from tests.integration.conftest import start_collector
+
+    run = f"run-{uuid.uuid4().hex[:8]}"
+    names = [f"test.raw.{run}", f"test.rejected.{run}"]
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(n, num_partitions=2, replication_factor=1) for n in names])
+    proc, url = start_collector(settings, CDP_COLLECTOR_RAW_TOPIC=names[0], CDP_COLLECTOR_REJECTED_TOPIC=names[1])
+    try:
+        await asyncio.to_thread(proc.wait_http, f"{url}/readyz")
+        side_raw = await TopicTail(settings.kafka_bootstrap, names[0]).start()
+        side_rejected = await TopicTail(settings.kafka_bootstrap, names[1]).start()
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            batch = [{"type": "page", "anonymousId": f"{run}-{i}", "name": "Pricing"} for i in range(3)]
+            r = await http.post("/v1/batch", auth=auth(collector_source.write_key), json={"batch": batch})
+            assert r.status_code == 200, r.text
+            r = await http.get("/pixel/v1/track", params={"writeKey": collector_source.write_key, "anonymousId": run})
+            assert r.status_code == 200  # no event name: refused, to the rejected topic
+        got = await side_raw.collect(mine(collector_source.id, run), want=3)
+        assert sorted(g["event"]["anonymousId"] for g in got) == [f"{run}-{i}" for i in range(3)]
+        refused = await side_rejected.collect(lambda rec: run in base64.b64decode(rec["original"]).decode(), want=1)
+        assert [g["reason"] for g in refused] == ["invalid_event"]
+        assert await raw.collect(mine(collector_source.id, run), want=0, within=2) == []
+        await side_raw.stop()
+        await side_rejected.stop()
+    finally:
+        proc.stop()
+        await admin.delete_topics(names)
+        await admin.close()
+
+
 async def test_ops_endpoints(collector) -> None:  # type: ignore[no-untyped-def]
     async with httpx.AsyncClient(base_url=collector.url, timeout=10) as http:
         assert (await http.get("/healthz")).json() == {"status": "ok"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
+import time
 import uuid
 
 import asyncpg
@@ -42,6 +43,7 @@ async def test_every_lead_arrives_once_per_email_under_5xx_429_bursts_and_latenc
     tag = uuid.uuid4().hex[:6]
     leads, newest = journey_leads(120, tag)
     sandbox.faults(error_rate=0.3, throttle_next=4, retry_after_s=1, latency_s=2)
+    started = time.time()
     syncers.start()
     await send_leads(producer, syncers.topic, leads)
     for system in ("hubspot", "mautic", "webhook"):
@@ -49,6 +51,7 @@ async def test_every_lead_arrives_once_per_email_under_5xx_429_bursts_and_latenc
     for system in ("hubspot", "mautic"):
         contacts = sandbox.contacts(system)
         assert set(contacts) == set(newest)
+        assert all(started < c["arrivedAt"] <= time.time() for c in contacts.values())  # first upsert, epoch s
     await until(
         lambda: all(newest_versions(sandbox.contacts(s), s) == newest for s in ("hubspot", "mautic", "webhook")),
         within=120,

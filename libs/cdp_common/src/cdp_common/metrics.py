@@ -28,6 +28,7 @@ class M(StrEnum):
     SEGMENTER_RECORDS = "cdp_segmenter_records_total"
     SEGMENTER_BATCH_SECONDS = "cdp_segmenter_batch_seconds"
     SEGMENTER_VISIBLE_SECONDS = "cdp_segmenter_visible_seconds"
+    SEGMENTER_FRESHNESS_SECONDS = "cdp_segmenter_freshness_seconds"
     SEGMENTER_RETRIES = "cdp_segmenter_batch_retries_total"
     SEGMENTER_IDENTITY = "cdp_segmenter_identity_total"
     SEGMENTER_SEGMENT_CHANGES = "cdp_segmenter_segment_changes_total"
@@ -51,6 +52,11 @@ class MetricDef:
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _VISIBLE_BUCKETS = (0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+# end to end, so finer around the quarter second an operator watches and longer for backlogs
+_FRESHNESS_BUCKETS = (
+    0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0,
+    10.0, 30.0, 60.0, 300.0, 3600.0,
+)  # fmt: skip
 
 DEFS: dict[M, MetricDef] = {
     M.HTTP_REQUESTS: MetricDef("counter", "HTTP requests by route and status", ("route", "status")),
@@ -76,6 +82,12 @@ DEFS: dict[M, MetricDef] = {
     ),
     M.SEGMENTER_VISIBLE_SECONDS: MetricDef(
         "histogram", "From the enriched record's Kafka timestamp to its profile written to Redis", (), _VISIBLE_BUCKETS
+    ),
+    M.SEGMENTER_FRESHNESS_SECONDS: MetricDef(
+        "histogram",
+        "From the collector's receipt of the event (receivedAt) to its profile written to Redis: end-to-end freshness",
+        (),
+        _FRESHNESS_BUCKETS,
     ),
     M.SEGMENTER_RETRIES: MetricDef("counter", "Batch transactions retried, by cause", ("cause",)),
     M.SEGMENTER_IDENTITY: MetricDef(

@@ -105,5 +105,7 @@ def create_app(common: CommonSettings, settings: CollectorSettings) -> Edge:
         trusted_proxies=parse_trusted(settings.trusted_proxies),
         cookie_secure=settings.cookie_secure,
         cookie_domain=settings.cookie_domain,
+        raw_topic=settings.raw_topic,
+        rejected_topic=settings.rejected_topic,
     )
     return Edge(config=config, sources=sources, publisher=publisher, metrics=metrics, fallback=app)

@@ -72,6 +72,8 @@ class EdgeConfig:
     trusted_proxies: tuple[Network, ...]
     cookie_secure: bool = False
     cookie_domain: str | None = None
+    raw_topic: str = Topic.HITS_RAW.value
+    rejected_topic: str = Topic.HITS_REJECTED.value
 
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
@@ -265,7 +267,7 @@ class Edge:
         if isinstance(hits, Refusal):
             return await self._refuse(route, hits, send, cors)
         try:
-            took = await self.publisher.publish(Topic.HITS_RAW, hits)
+            took = await self.publisher.publish(self.config.raw_topic, hits)
         except PublishError as e:
             return await self._unavailable(route, e.cause, send, cors)
         self._count(hits, took)
@@ -337,7 +339,7 @@ class Edge:
                 refusal = hits
                 await self._publish_rejected(refusal, query, source)
             else:
-                took = await self.publisher.publish(Topic.HITS_RAW, hits)
+                took = await self.publisher.publish(self.config.raw_topic, hits)
                 self._count(hits, took)
         except PublishError as e:
             self.metrics.produce_failures.labels(e.cause).inc()
@@ -358,7 +360,7 @@ class Edge:
             rejected_at=self.clock(),
         )
         hit = Hit(key=refusal.code.encode(), value=dump_model(record), message_id="", type="rejected")
-        await self.publisher.publish(Topic.HITS_REJECTED, [hit])
+        await self.publisher.publish(self.config.rejected_topic, [hit])
 
     def _set_cookie(self, aid: str) -> bytes:
         parts = [f"{COOKIE}={aid}", f"Max-Age={COOKIE_MAX_AGE}", "Path=/", "SameSite=Lax"]

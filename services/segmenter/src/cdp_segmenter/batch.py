@@ -42,6 +42,7 @@ class Hit:
     ids: list[str]
     doc: Mapping[str, Any]  # the enriched hit, camelCase as on the wire
     kafka_ts_ms: int | None = None
+    received_s: float | None = None  # the collector's receipt (receivedAt), epoch seconds
     record: Any = field(default=None, compare=False, repr=False)  # where it came from
 
 

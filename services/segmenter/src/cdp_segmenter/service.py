@@ -110,6 +110,10 @@ def parse(rec: Record) -> Hit | str | tuple[str, str]:
         datetime.fromisoformat(str(doc.get("timestamp")).replace("Z", "+00:00"))
     except ValueError:
         return ("malformed", f"timestamp {doc.get('timestamp')!r} is not ISO-8601")
+    try:
+        received: float | None = datetime.fromisoformat(str(doc.get("receivedAt"))).timestamp()
+    except ValueError:
+        received = None  # only the freshness metric needs it
     for k in ("properties", "traits", "context"):
         if ev.get(k) is not None and not isinstance(ev[k], dict):
             return ("malformed", f"event.{k} must be an object")
@@ -118,7 +122,7 @@ def parse(rec: Record) -> Hit | str | tuple[str, str]:
     ids = event_ids(ev)
     if not ids:
         return ("no_usable_id", "no usable anonymousId, userId or email (placeholders like 'anonymous' are refused)")
-    return Hit(mid, ids, doc, rec.timestamp_ms, rec)
+    return Hit(mid, ids, doc, rec.timestamp_ms, received, rec)
 
 
 class SegmenterService:
@@ -138,6 +142,7 @@ class SegmenterService:
         self._records = cast(Counter, build(M.SEGMENTER_RECORDS, self.registry))
         self._batch_seconds = cast(Histogram, build(M.SEGMENTER_BATCH_SECONDS, self.registry))
         self._visible = cast(Histogram, build(M.SEGMENTER_VISIBLE_SECONDS, self.registry))
+        self._freshness = cast(Histogram, build(M.SEGMENTER_FRESHNESS_SECONDS, self.registry))
         self._retries = cast(Counter, build(M.SEGMENTER_RETRIES, self.registry))
         self._identity = cast(Counter, build(M.SEGMENTER_IDENTITY, self.registry))
         self._changes = cast(Counter, build(M.SEGMENTER_SEGMENT_CHANGES, self.registry))
@@ -204,6 +209,8 @@ class SegmenterService:
             for h in hits:
                 if h.kafka_ts_ms:
                     self._visible.observe(max(0.0, applied.visible_at - h.kafka_ts_ms / 1000))
+                if h.received_s:
+                    self._freshness.observe(max(0.0, applied.visible_at - h.received_s))
         self._batch_seconds.observe(time.perf_counter() - t0)
         return step
 

@@ -73,7 +73,12 @@ class State:
         cur = self.contacts[system].get(email)
         v = int(version) if str(version or "").isdigit() else None
         if cur is None:
-            self.contacts[system][email] = {"properties": dict(props), "updates": 1, "versions": [v]}
+            self.contacts[system][email] = {
+                "properties": dict(props),
+                "updates": 1,
+                "versions": [v],
+                "arrivedAt": time.time(),  # epoch seconds of the first upsert
+            }
             return True
         if v is not None and cur["versions"] and cur["versions"][-1] is not None and v < cur["versions"][-1]:
             self.regressions += 1
