@@ -340,6 +340,50 @@ class Pipeline:
             return dict(r.json())
 
 
+# ---------------------------------------------------------------- where the cores go
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(p: Pipeline) -> dict[str, float]:
+    """CPU seconds used so far by each part: our processes and their children (uvicorn
+    workers), the infrastructure by command line, and this process (the load generator)."""
+    procs: dict[int, tuple[int, float, str]] = {}  # pid -> (ppid, cpu s, cmdline)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        procs[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS, cmd)
+    ours = {proc.pid: name.rstrip("0123456789") for name, proc in p.procs}
+    ours[os.getpid()] = "load generator"
+    out: dict[str, float] = {}
+    for pid, (_, cpu, cmd) in procs.items():
+        part = None
+        walk = pid
+        for _ in range(5):
+            if walk in ours:
+                part = ours[walk]
+                break
+            walk = procs.get(walk, (0, 0.0, ""))[0]
+        if part is None:
+            if "kafka.Kafka" in cmd or ("java" in cmd and "kafka" in cmd):
+                part = "kafka"
+            elif cmd.startswith("postgres") or "/postgres" in cmd.split(" ")[0]:
+                part = "postgres"
+            elif "redis-server" in cmd:
+                part = "redis"
+            else:
+                continue
+        out[part] = out.get(part, 0.0) + cpu
+    return out
+
+
 # ---------------------------------------------------------------- one step
 
 
@@ -355,7 +399,9 @@ async def step(p: Pipeline, traffic: Traffic, rate: float, seconds: float) -> di
     load = traffic.load(int(rate * seconds))
     before = await asyncio.to_thread(p.metrics)
     base = p.processed(before)
+    cpu0 = cpu_seconds(p)
     sent = await drive(p.collector_port, load, rate / BATCH)
+    cpu1 = cpu_seconds(p)
     at_end = await asyncio.to_thread(p.metrics)
     behind = sent.ok_events - (p.processed(at_end) - base)
     t_end = time.monotonic()
@@ -406,6 +452,11 @@ async def step(p: Pipeline, traffic: Traffic, rate: float, seconds: float) -> di
         "leads_arrived": len(arrived),
         "lead_p50_ms": round(_pct(lead_ms, 0.5), 1),
         "lead_p99_ms": round(_pct(lead_ms, 0.99), 1),
+        # share of one core each part used while the load ran (2 cores = 200%)
+        "cpu_percent": {
+            k: round(100 * (cpu1.get(k, 0.0) - v) / max(sent.finished - sent.started, 1e-9))
+            for k, v in sorted(cpu0.items(), key=lambda kv: -(cpu1.get(kv[0], 0.0) - kv[1]))
+        },
     }
 
 
@@ -618,6 +669,11 @@ def table(r: dict[str, Any]) -> str:
                 f"({s['leads_arrived']}/{s['leads_expected']}) | {s['http_p99_ms']} ms | {s['behind_at_end_s']} s | "
                 f"{x['state']['profiles']:,} | {x['state']['leads']:,} |"
             )
+    lines += ["", "Where the cores went during the 100% step (percent of one core; the machine has 200%):", ""]
+    for x in r["runs"]:
+        cpu = x["max"]["cpu_percent"]
+        parts = ", ".join(f"{k} {v}%" for k, v in cpu.items())
+        lines.append(f"- {x['instances']} x each: {parts}; total {sum(cpu.values())}%")
     if len(r["runs"]) > 1:
         a, b = r["runs"][0]["max"]["events_per_s"], r["runs"][1]["max"]["events_per_s"]
         lines += [

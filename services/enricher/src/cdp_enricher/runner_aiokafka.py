@@ -1,9 +1,11 @@
 """A plain aiokafka runner with manual commits: the same enrichment without faust.
 
-Loop: ``getmany`` a batch, enrich, send, await every acknowledgement, then commit the
-batch's offsets. Nothing is in flight across a rebalance (the next ``getmany`` is where
-the group may rebalance), so a commit never covers unsent output; a commit refused after
-a rebalance only means the new owner re-reads those records (at least once).
+Loop: ``getmany`` a batch, enrich, send, await every acknowledgement; only then are the
+batch's offsets committable, and they are committed at most once a second (and when
+partitions are revoked). Nothing is in flight across a rebalance (the next ``getmany`` is
+where the group may rebalance), so a commit never covers unsent output; a crash or a
+refused commit only means those records are enriched again (at least once; the segmenter
+dedups on messageId).
 """
 
 from __future__ import annotations
@@ -15,21 +17,19 @@ import sys
 from contextlib import suppress
 
 import uvloop
-from aiokafka.errors import CommitFailedError
-from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
-from cdp_common.kafka import make_consumer, make_producer
+from cdp_common.kafka import Committer, make_consumer, make_producer
 from cdp_enricher.pipeline import Origin
 from cdp_enricher.service import EnricherService, RejectionLimitExceeded
 
 logger = logging.getLogger(__name__)
+COMMIT_INTERVAL_S = 1.0
 
 
 async def _run(service: EnricherService) -> int:
     s = service.settings
     consumer = make_consumer(
         service.common,
-        s.input_topic,
         group_id=s.group_id,
         client_id="cdp-enricher",
         auto_offset_reset=s.auto_offset_reset,
@@ -47,6 +47,8 @@ async def _run(service: EnricherService) -> int:
     await service.rules_loaded.wait()
     await producer.start()
     await consumer.start()
+    committer = Committer(consumer, COMMIT_INTERVAL_S)
+    consumer.subscribe([s.input_topic], listener=committer.listener())
     logger.info("enricher (aiokafka runner) consuming %s as %s", s.input_topic, s.group_id)
     try:
         while not stop.is_set():
@@ -60,17 +62,13 @@ async def _run(service: EnricherService) -> int:
                 sends = service.process(records)
             except RejectionLimitExceeded as exc:
                 logger.critical("%s", exc)
+                await committer.commit()  # what was sent before stays done
                 return 3
             futures = [await producer.send(x.topic, x.value, key=x.key) for x in sends]
             await asyncio.gather(*futures)
-            offsets = {
-                TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(rs[-1].offset + 1, "")
-                for tp, rs in batches.items()
-            }
-            try:
-                await consumer.commit(offsets)
-            except CommitFailedError as e:
-                logger.warning("commit refused after a rebalance (%s); those records will be re-read", e)
+            committer.done(batches)
+            await committer.maybe_commit()
+        await committer.commit()
         return 0
     finally:
         refresher.cancel()

@@ -13,15 +13,11 @@ import asyncio
 import logging
 import signal
 import sys
-import time
 from contextlib import suppress
 
 import uvloop
-from aiokafka import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, IllegalStateError
-from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
-from cdp_common.kafka import make_consumer, make_producer
+from cdp_common.kafka import Committer, make_consumer, make_producer
 from cdp_segmenter.service import Record, SegmenterService, Send
 
 logger = logging.getLogger(__name__)
@@ -54,34 +50,8 @@ async def _run(service: SegmenterService) -> int:
     maintenance = asyncio.create_task(service.maintain_forever())
     await consumer.start()
     logger.info("segmenter (aiokafka runner) consuming %s as %s", s.input_topic, s.group_id)
-    pending: dict[TopicPartition, OffsetAndMetadata] = {}
-    last_commit = time.monotonic()
-
-    async def commit() -> None:
-        nonlocal last_commit
-        last_commit = time.monotonic()
-        owned = consumer.assignment()
-        offsets = {tp: om for tp, om in pending.items() if tp in owned}
-        pending.clear()
-        if not offsets:
-            return
-        try:
-            await consumer.commit(offsets)
-        except (CommitFailedError, IllegalStateError) as e:
-            logger.warning("commit refused after a rebalance (%s); those records will be re-read", e)
-
-    class OnRebalance(ConsumerRebalanceListener):
-        """Partitions leaving: commit what is done on them first (it is all durable: a
-        rebalance happens inside ``getmany``, between batches), so the next owner
-        re-reads nothing."""
-
-        async def on_partitions_revoked(self, revoked: object) -> None:
-            await commit()
-
-        async def on_partitions_assigned(self, assigned: object) -> None:
-            pass
-
-    consumer.subscribe([s.input_topic], listener=OnRebalance())
+    committer = Committer(consumer, COMMIT_INTERVAL_S)
+    consumer.subscribe([s.input_topic], listener=committer.listener())
 
     try:
         while not stop.is_set():
@@ -94,17 +64,9 @@ async def _run(service: SegmenterService) -> int:
             step = await service.process(records)
             await publish(step.sends)
             await service.published(step)
-            pending.update(
-                {
-                    TopicPartition(tp.topic, tp.partition): OffsetAndMetadata(rs[-1].offset + 1, "")
-                    for tp, rs in batches.items()
-                }
-            )
-            # Committing is only about how much a restart re-reads (a replay is a no-op), so
-            # once a second is enough; a round trip per batch would be pure latency.
-            if time.monotonic() - last_commit >= COMMIT_INTERVAL_S:
-                await commit()
-        await commit()
+            committer.done(batches)  # a replay is a no-op, so once a second is enough
+            await committer.maybe_commit()
+        await committer.commit()
         return 0
     finally:
         maintenance.cancel()
