@@ -35,6 +35,7 @@ WRK_DIR = ROOT / "bench" / "wrk"
 RESULTS = ROOT / "bench" / "results"
 DOC = ROOT / "docs" / "performance.md"
 BENCH_KEY = "bench-write-key-0123456789"
+BENCH_TOPICS = ("cdp.bench.collector.raw", "cdp.bench.collector.rejected")
 CONNS = 32
 
 
@@ -124,7 +125,13 @@ def serve(kind: str, workers: int, port: int) -> subprocess.Popen[bytes]:
         health = f"http://127.0.0.1:{port}/"
         ok = 204
     else:
-        env.update(CDP_COLLECTOR_PORT=str(port), CDP_COLLECTOR_WORKERS=str(workers))
+        env.update(
+            CDP_COLLECTOR_PORT=str(port),
+            CDP_COLLECTOR_WORKERS=str(workers),
+            # the bench's own topics: a running `make up` must not process the bench's hits
+            CDP_COLLECTOR_RAW_TOPIC=BENCH_TOPICS[0],
+            CDP_COLLECTOR_REJECTED_TOPIC=BENCH_TOPICS[1],
+        )
         argv = [sys.executable, "-m", "cdp_collector.main"]
         health = f"http://127.0.0.1:{port}/readyz"
         ok = 200
@@ -207,7 +214,7 @@ async def prepare() -> None:
     admin = make_admin(settings)
     await admin.start()
     try:
-        await ensure_topics(admin, [TopicSpec("cdp.bench.raw", 4, 3_600_000)])
+        await ensure_topics(admin, [TopicSpec(t, 4, 3_600_000) for t in ("cdp.bench.raw", *BENCH_TOPICS)])
     finally:
         await admin.close()
 

@@ -674,12 +674,13 @@ def table(r: dict[str, Any]) -> str:
     for x in r["runs"]:
         cpu = x["max"]["cpu_percent"]
         parts = ", ".join(f"{k} {v}%" for k, v in cpu.items())
-        lines.append(f"- {x['instances']} x each: {parts}; total {sum(cpu.values())}%")
+        lines.append(f"- {x['instances']} x each ({x['runner']} runner): {parts}; total {sum(cpu.values())}%")
     if len(r["runs"]) > 1:
         a, b = r["runs"][0]["max"]["events_per_s"], r["runs"][1]["max"]["events_per_s"]
         lines += [
             "",
-            f"Scaling: {r['runs'][1]['instances']} instances of each processor give {b / a:.2f}x the rate of {r['runs'][0]['instances']}.",
+            f"Scaling: {r['runs'][1]['instances']} instances of each processor ({r['runs'][1]['runner']} runner) give "
+            f"{b / a:.2f}x the rate of {r['runs'][0]['instances']}.",
         ]
     lines += [
         "",

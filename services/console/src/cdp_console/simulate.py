@@ -196,10 +196,14 @@ def visitor(rng: random.Random, i: int, now: datetime, days: int) -> list[tuple[
     return out
 
 
-async def send(url: str, write_key: str, visitors: int, rate: float, days: int, seed: int) -> dict[str, int]:
+async def send(url: str, write_key: str, visitors: int, rate: float, days: int, seed: int) -> dict[str, Any]:
+    """Events sent, accepted and refused; also the emails of those who converted (each
+    should become a lead) and the anonymous ids of the bots (none should become a profile)."""
     rng = random.Random(seed)
     now = datetime.now(UTC)
-    stats = {"visitors": visitors, "events": 0, "accepted": 0, "refused": 0}
+    stats: dict[str, Any] = {"visitors": visitors, "events": 0, "accepted": 0, "refused": 0}
+    converted: set[str] = set()
+    bot_ids: list[str] = []
     batch: dict[str, list[dict[str, Any]]] = {}
     t0 = time.monotonic()
     async with httpx.AsyncClient(timeout=15) as c:
@@ -211,7 +215,12 @@ async def send(url: str, write_key: str, visitors: int, rate: float, days: int, 
             stats["accepted" if r.status_code == 200 else "refused"] += len(events)
 
         for i in range(visitors):
-            for ua, ev in visitor(rng, i, now, days):
+            journey = visitor(rng, i, now, days)
+            if journey[0][0] == BOT:
+                bot_ids.append(journey[0][1]["anonymousId"])
+            for ua, ev in journey:
+                if ev.get("event") == "Form Submitted" and ev["properties"].get("form") == "contact":
+                    converted.add(ev["properties"]["values"]["email"])
                 batch.setdefault(ua, []).append(ev)
                 stats["events"] += 1
                 if len(batch[ua]) >= 50:
@@ -221,6 +230,8 @@ async def send(url: str, write_key: str, visitors: int, rate: float, days: int, 
                     await asyncio.sleep(ahead)
         for ua, events in batch.items():
             await flush(ua, events)
+    stats["converted"] = sorted(converted)
+    stats["bots"], stats["bot_ids"] = len(bot_ids), bot_ids
     return stats
 
 
@@ -239,10 +250,18 @@ async def report(settings: Any, sandbox: str, console: str, wait_s: float) -> No
             last = n
             await asyncio.sleep(2)
         profiles = await pool.fetchval("SELECT count(*) FROM profiles WHERE merged_into IS NULL")
+        # a second device seen in the same batch as its identify merges before it is ever
+        # written, so the recognized people are the profiles holding several anonymous ids
+        devices = await pool.fetchval(
+            "SELECT count(*) FROM profiles WHERE merged_into IS NULL AND jsonb_array_length(data->'anonymousIds') > 1"
+        )
         merged = await pool.fetchval("SELECT count(*) FROM profiles WHERE merged_into IS NOT NULL")
         leads = await pool.fetchval("SELECT count(*) FROM leads")
         segs = [r["id"] for r in await pool.fetch("SELECT id FROM segments ORDER BY id")]
-        print(f"\nprofiles: {profiles:,} (+{merged:,} merged in from second devices), leads: {leads:,}")
+        print(
+            f"\nprofiles: {profiles:,}, of which {devices:,} recognized on a second device "
+            f"({merged:,} earlier profiles merged away), leads: {leads:,}"
+        )
         for s in segs:
             print(f"  segment {s:22} {await redis.scard(f'cdp:seg:{s}'):>7,} profiles")
         rows = await pool.fetch(
@@ -277,7 +296,10 @@ async def cmd_simulate(args: argparse.Namespace, settings: Any) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     print(f"sending {args.visitors:,} visitors at {args.rate:g} events/s to {args.url} ...", flush=True)
     stats = await send(args.url, args.write_key, args.visitors, args.rate, args.days, args.seed)
-    print(f"sent {stats['events']:,} events: {stats['accepted']:,} accepted, {stats['refused']:,} refused")
+    print(
+        f"sent {stats['events']:,} events: {stats['accepted']:,} accepted, {stats['refused']:,} refused "
+        f"({stats['bots']:,} bot visitors, {len(stats['converted']):,} contact forms)"
+    )
     if args.report:
         await report(settings, args.sandbox, args.console, args.wait)
     return 0 if not stats["refused"] else 1
