@@ -12,8 +12,9 @@ Measured, per processor count (1 and 2 instances of the enricher, segmenter and 
   - the maximum sustained end-to-end rate: a step runs at a fixed rate for --step-seconds;
     it is sustained when the generator kept the rate (>= 97%), every request got 200, and
     when the load stopped the segmenters were less than one second of traffic behind the
-    collector (records processed vs events accepted). Bisection between a sustained and an
-    unsustained rate, starting from a flood run's throughput.
+    collector (records processed vs events accepted). A failed step less than 5 s behind
+    gets a second try (one stall can fail a step just under capacity). Bisection between a
+    sustained and an unsustained rate, starting from a flood run's throughput.
   - at 50% and 100% of that rate: p50/p99 from the collector's receipt (`receivedAt`) to the
     profile in Redis (the segmenter's freshness histogram, interpolated inside a bucket),
     and from the POST carrying a contact form to that contact at the sandbox (exact, per
@@ -486,6 +487,13 @@ async def search(p: Pipeline, traffic: Traffic, seconds: float, max_steps: int, 
         r = await step(p, traffic, rate, seconds)
         _show("step", r)
         steps.append(r)
+        if not r["sustained"] and r["behind_at_end_s"] < 5:
+            # a single stall (a checkpoint, a GC pause, a conflict retry) can fail a step
+            # just under capacity: a rate gets a second try before it counts as too high
+            r = await step(p, traffic, rate, seconds)
+            r["second_try"] = True
+            _show("again", r)
+            steps.append(r)
         if r["sustained"]:
             lo = r if lo is None or r["target_events_per_s"] > lo["target_events_per_s"] else lo
         else:
