@@ -516,23 +516,24 @@ async def search(p: Pipeline, traffic: Traffic, seconds: float, max_steps: int, 
 # ---------------------------------------------------------------- ceilings
 
 
-async def raw_hits(n: int) -> list[tuple[bytes, bytes]]:
+def raw_hits(n: int) -> list[tuple[bytes, bytes]]:
     """RawHit-sized records from the same visitor mix (the collector's envelope)."""
     load: list[tuple[bytes, bytes]] = []
-    rng_traffic = Traffic(seed=99)
-    now = datetime.now(UTC).isoformat()
+    rng, now = random.Random(99), datetime.now(UTC)
+    received = now.isoformat()
+    i = 0
     while len(load) < n:
-        for _, ev in visitor(rng_traffic.rng, rng_traffic.visitors, rng_traffic.now, 14):
+        for _, ev in visitor(rng, i, now, 14):
             doc = {
                 "event": ev,
-                "receivedAt": now,
+                "receivedAt": received,
                 "sourceId": "src_bench",
                 "clientIp": "81.2.69.142",
                 "userAgent": "cdp-bench",
                 "timestamp": ev["timestamp"],
             }
             load.append((ev["anonymousId"].encode(), orjson.dumps(doc)))
-        rng_traffic.visitors += 1
+        i += 1
     return load[:n]
 
 
@@ -551,7 +552,7 @@ async def ceilings(seconds: int, n: int) -> dict[str, Any]:
     src, dst = f"cdp.bench.ceil.{tag}", f"cdp.bench.ceil.{tag}.out"
     await create_topics(src, dst)
     try:
-        hits = await raw_hits(n)
+        hits = raw_hits(n)
         size = sum(len(v) for _, v in hits) / n
         produce_s = await fill(src, hits)
         produce = round(n / produce_s)
