@@ -75,6 +75,17 @@ class ServiceProcess:
         self._log.close()
 
 
+# How a processor can run: the engine on either Kafka client, or the faust adapter.
+RUNNERS = ("confluent", "aiokafka", "faust")
+
+
+def runner_env(prefix: str, runner: str) -> dict[str, str]:
+    """Environment that runs a processor (``CDP_ENRICHER``, ``CDP_SEGMENTER``, ``CDP_SYNC``) as ``runner``."""
+    if runner == "faust":
+        return {f"{prefix}_RUNNER": "faust"}
+    return {f"{prefix}_RUNNER": "engine", "CDP_KAFKA_CLIENT": runner}
+
+
 def python_module(module: str) -> list[str]:
     return [sys.executable, "-m", module]
 

@@ -108,7 +108,7 @@ async def pipeline(collector, sandbox, settings, kafka_bootstrap, enriched: Topi
         "CDP_REDIS_URL": settings.redis_url,
     }
     run = uuid.uuid4().hex[:8]
-    enrichers = Enrichers(settings, kafka_bootstrap, "aiokafka")
+    enrichers = Enrichers(settings, kafka_bootstrap, "confluent")  # the defaults
     procs: list[ServiceProcess] = []
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
@@ -123,7 +123,6 @@ async def pipeline(collector, sandbox, settings, kafka_bootstrap, enriched: Topi
                     **common,
                     "CDP_SEGMENTER_GROUP_ID": f"e2e-seg-{run}",
                     "CDP_SEGMENTER_AUTO_OFFSET_RESET": "latest",
-                    "CDP_SEGMENTER_RUNNER": "aiokafka",
                     "CDP_SEGMENTER_METRICS_PORT": str(free_port()),
                     "CDP_SEGMENTER_DEFINITIONS_REFRESH_S": "1",
                 },

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from aiokafka.structs import TopicPartition
 
-from cdp_common.kafka import Committer, ensure_topics, make_admin, make_consumer, make_producer
+from cdp_common.kafka import ensure_topics, make_admin, make_consumer, make_producer
 from cdp_common.topics import TopicSpec
 
 pytestmark = pytest.mark.integration
@@ -98,44 +98,3 @@ async def test_ensure_topics_is_idempotent_and_verifies(settings) -> None:  # ty
         assert [(r.action, r.partitions) for r in final] == [("ok", 5)]
     finally:
         await admin.close()
-
-
-async def test_committer_commits_done_work_at_most_every_interval_and_on_revoke(settings) -> None:  # type: ignore[no-untyped-def]
-    """Offsets of done batches wait for the interval; a rebalance (a second member joining)
-    commits them before the partitions move, so the newcomer re-reads nothing."""
-    topic = await _fresh_topic(settings, partitions=2)
-    group = f"test-group-{uuid.uuid4().hex[:8]}"
-    producer = make_producer(settings, client_id="test")
-    await producer.start()
-    for i in range(20):
-        await producer.send_and_wait(topic, f"m{i}".encode(), partition=i % 2)
-    await producer.stop()
-    tps = [TopicPartition(topic, 0), TopicPartition(topic, 1)]
-
-    first = make_consumer(settings, group_id=group, client_id="test-a")
-    await first.start()
-    committer = Committer(first, interval_s=3600)
-    first.subscribe([topic], listener=committer.listener())
-    seen: dict[TopicPartition, list] = {}
-    while sum(len(v) for v in seen.values()) < 20:
-        for tp, records in (await first.getmany(timeout_ms=500)).items():
-            seen.setdefault(tp, []).extend(records)
-    committer.done(seen)
-    await committer.maybe_commit()  # within the interval: nothing yet
-    assert [await first.committed(tp) for tp in tps] == [None, None]
-
-    second = make_consumer(settings, group_id=group, client_id="test-b")
-    await second.start()
-    second.subscribe([topic])
-    got_second: list[bytes] = []
-    for _ in range(40):  # the rebalance happens inside getmany on both members
-        await first.getmany(timeout_ms=100)
-        got_second.extend(r.value for rs in (await second.getmany(timeout_ms=100)).values() for r in rs)
-        if second.assignment():
-            break
-    assert second.assignment(), "the second member never got a partition"
-    assert [await second.committed(tp) for tp in tps] == [10, 10]  # committed on revoke
-    got_second.extend(r.value for rs in (await second.getmany(timeout_ms=1000)).values() for r in rs)
-    assert got_second == []  # nothing re-read
-    await first.stop()
-    await second.stop()

@@ -15,7 +15,7 @@ import httpx
 import orjson
 import pytest
 
-from cdp_enricher.pipeline import Dropped, Enricher, Origin, Rules
+from cdp_enricher.pipeline import Dropped, Enricher, Rules
 from cdp_enricher.store import load_suppressions
 from tests.helpers import ROOT, ServiceProcess, free_port, python_module
 from tests.integration.segmenter.conftest import Journey, Segmenters, send
@@ -249,9 +249,9 @@ async def test_card_report_personalization_erasure_and_auth(
         "timestamp": raw["timestamp"],
         "userAgent": raw.get("userAgent"),
     }
-    assert Enricher(lambda ip: None).enrich(
-        orjson.dumps(raw_hit), Origin("t", 0, 0), Rules(suppressed=suppressed), datetime.now(UTC)
-    ) == Dropped("suppressed")
+    assert Enricher(lambda ip: None).enrich(orjson.dumps(raw_hit), Rules(suppressed=suppressed)) == Dropped(
+        "suppressed"
+    )
 
 
 async def test_pages_search_a_profile_open_the_card_and_see_the_campaign_chart(

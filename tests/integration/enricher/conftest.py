@@ -14,7 +14,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from cdp_common.topics import Topic
-from tests.helpers import ServiceProcess, TopicTail, free_port, python_module
+from tests.helpers import RUNNERS, ServiceProcess, TopicTail, free_port, python_module, runner_env
 
 CHROME = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 
@@ -62,7 +62,7 @@ class Enrichers:
                 "CDP_ENRICHER_AUTO_OFFSET_RESET": "latest",
                 "CDP_ENRICHER_METRICS_PORT": str(port),
                 "CDP_ENRICHER_BATCH_WITHIN_S": "0.02",
-                "CDP_ENRICHER_RUNNER": self.runner,
+                **runner_env("CDP_ENRICHER", self.runner),
                 **env,
             },
         )
@@ -116,9 +116,10 @@ async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
     await p.stop()
 
 
-@pytest.fixture(params=["faust", "aiokafka"])
+@pytest.fixture(params=RUNNERS)
 def enrichers(request, settings, kafka_bootstrap: str, migrated_pool) -> AsyncIterator[Enrichers]:  # type: ignore[no-untyped-def]
-    """Every enricher test runs with both runners: the wiring is swappable, the guarantees are not."""
+    """Every enricher test runs on the engine with each client and under faust: the wiring is
+    swappable, the guarantees are not."""
     e = Enrichers(settings, kafka_bootstrap, request.param)
     yield e
     e.stop()

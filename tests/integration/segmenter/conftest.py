@@ -27,9 +27,9 @@ from redis.asyncio import Redis
 
 from cdp_common.topics import Topic
 from cdp_enricher.logic.rules import compile_rules
-from cdp_enricher.pipeline import Emitted, Enricher, Origin, Rules
+from cdp_enricher.pipeline import Emitted, Enricher, Rules
 from cdp_enricher.store import parse_rule_file
-from tests.helpers import ROOT, ServiceProcess, TopicTail, free_port, python_module
+from tests.helpers import ROOT, RUNNERS, ServiceProcess, TopicTail, free_port, python_module, runner_env
 
 CHROME = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1"
@@ -82,7 +82,7 @@ class Journey:
 
     def add(self, event: dict[str, Any], url: str) -> dict[str, Any]:
         raw = self._hit(event, url)
-        out = _ENRICHER.enrich(orjson.dumps(raw), Origin("t", 0, 0), _RULES, datetime.now(UTC))
+        out = _ENRICHER.enrich(orjson.dumps(raw), _RULES)
         assert isinstance(out, Emitted), out
         self.hits.append(out.value)
         return raw
@@ -129,7 +129,7 @@ class Segmenters:
                 "CDP_SEGMENTER_METRICS_PORT": str(port),
                 "CDP_SEGMENTER_BATCH_WITHIN_S": "0.02",
                 "CDP_SEGMENTER_DEFINITIONS_REFRESH_S": "1",
-                "CDP_SEGMENTER_RUNNER": self.runner,
+                **runner_env("CDP_SEGMENTER", self.runner),
                 **env,
             },
         )
@@ -204,7 +204,7 @@ async def input_topic(kafka_bootstrap: str) -> AsyncIterator[str]:
         await admin.close()
 
 
-@pytest.fixture(params=["faust", "aiokafka"])
+@pytest.fixture(params=RUNNERS)
 def runner(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

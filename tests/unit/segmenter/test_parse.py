@@ -7,12 +7,13 @@ from typing import Any
 
 import orjson
 
+from cdp_common.stream import Record
 from cdp_segmenter.batch import Hit
-from cdp_segmenter.service import Record, parse
+from cdp_segmenter.processor import parse
 
 
 def record(doc: Any) -> Record:
-    return Record(orjson.dumps(doc), "t", 0, 7, 1_764_000_000_000)
+    return Record(orjson.dumps(doc), None, "t", 0, 7, 1_764_000_000_000)
 
 
 def hit(**over: Any) -> dict[str, Any]:
@@ -42,7 +43,7 @@ def test_a_missing_or_broken_receipt_only_costs_the_metric() -> None:
 
 def test_bots_are_dropped_and_broken_hits_rejected_with_a_reason() -> None:
     assert parse(record(hit(enrichment={"bot": {"isBot": True}}))) == "bot"
-    assert parse(Record(b"{nope", "t", 0, 1, None))[0] == "malformed"  # type: ignore[index]
+    assert parse(Record(b"{nope", None, "t", 0, 1, None))[0] == "malformed"  # type: ignore[index]
     assert parse(record(hit(timestamp="soon"))) == ("malformed", "timestamp 'soon' is not ISO-8601")
     no_id = hit()
     no_id["event"] = {"type": "page", "anonymousId": "anonymous", "messageId": "m-2"}

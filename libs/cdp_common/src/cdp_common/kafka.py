@@ -1,19 +1,17 @@
-"""aiokafka producer, consumer and admin factories, plus idempotent topic management."""
+"""aiokafka producer, consumer and admin factories for tools and tests, plus idempotent topic
+management. Processors do not use these: the stream engine (``cdp_common.stream``) owns
+their Kafka work."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from aiokafka.errors import CommitFailedError, IllegalStateError
-from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from cdp_common.partitioner import CachedDefaultPartitioner
 from cdp_common.settings import CommonSettings
@@ -53,11 +51,6 @@ def make_consumer(
     }
     options.update(overrides)
     return AIOKafkaConsumer(*topics, **options)
-
-
-def faust_broker_url(bootstrap: str) -> str:
-    """``host:port,host:port`` as faust's broker setting."""
-    return ";".join(f"kafka://{b.strip()}" for b in bootstrap.split(","))
 
 
 def make_admin(settings: CommonSettings, *, client_id: str = "cdp-admin") -> AIOKafkaAdminClient:
@@ -162,57 +155,3 @@ def _resources_of(answer: Any) -> list[tuple[Any, ...]]:
         _err, _msg, rtype, name, entries = res[:5]
         out.append((name, _err, _msg, rtype, entries))
     return out
-
-
-class Committer:
-    """Offsets of durable work, committed at most every ``interval_s`` (and whenever
-    partitions are revoked, and at shutdown). Committing only bounds what a restart
-    re-reads (every stage is at least once and the segmenter dedups on messageId), so a
-    broker round trip per batch would be pure overhead.
-
-    Use: ``consumer.subscribe(topics, listener=committer.listener())``; after a batch's
-    output is acknowledged, ``committer.done(batches)`` then ``await committer.maybe_commit()``."""
-
-    def __init__(self, consumer: AIOKafkaConsumer, interval_s: float = 1.0) -> None:
-        self.consumer = consumer
-        self.interval_s = interval_s
-        self.pending: dict[TopicPartition, OffsetAndMetadata] = {}
-        self.last = time.monotonic()
-
-    def done(self, batches: Mapping[TopicPartition, Sequence[Any]]) -> None:
-        """The records of ``batches`` (as from ``getmany``) are durable downstream."""
-        for tp, records in batches.items():
-            if records:
-                self.pending[TopicPartition(tp.topic, tp.partition)] = OffsetAndMetadata(records[-1].offset + 1, "")
-
-    async def maybe_commit(self) -> None:
-        if time.monotonic() - self.last >= self.interval_s:
-            await self.commit()
-
-    async def commit(self) -> None:
-        self.last = time.monotonic()
-        owned = self.consumer.assignment()
-        offsets = {tp: om for tp, om in self.pending.items() if tp in owned}
-        self.pending.clear()
-        if not offsets:
-            return
-        try:
-            await self.consumer.commit(offsets)
-        except (CommitFailedError, IllegalStateError) as e:
-            logger.warning("commit refused after a rebalance (%s); those records will be re-read", e)
-
-    def listener(self) -> ConsumerRebalanceListener:
-        committer = self
-
-        class OnRebalance(ConsumerRebalanceListener):
-            """Partitions leaving: commit what is done first (a rebalance happens inside
-            ``getmany``, between batches, so all of it is durable) and the next owner
-            re-reads nothing."""
-
-            async def on_partitions_revoked(self, revoked: object) -> None:
-                await committer.commit()
-
-            async def on_partitions_assigned(self, assigned: object) -> None:
-                pass
-
-        return OnRebalance()

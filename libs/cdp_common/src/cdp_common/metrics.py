@@ -38,8 +38,18 @@ class M(StrEnum):
     SYNCER_LEADS = "cdp_syncer_leads_total"
     SYNCER_REQUESTS = "cdp_syncer_requests_total"
     SYNCER_REQUEST_SECONDS = "cdp_syncer_request_seconds"
-    SYNCER_LAG = "cdp_syncer_consumer_lag"
     SYNCER_BREAKER = "cdp_syncer_breaker_open"
+    # the stream engine (every processor, label ``stage``)
+    STREAM_RECORDS_IN = "cdp_stream_records_in_total"
+    STREAM_RECORDS_OUT = "cdp_stream_records_out_total"
+    STREAM_REJECTED = "cdp_stream_rejected_total"
+    STREAM_DROPPED = "cdp_stream_dropped_total"
+    STREAM_BATCH_SIZE = "cdp_stream_batch_size"
+    STREAM_BATCH_SECONDS = "cdp_stream_batch_seconds"
+    STREAM_LAG = "cdp_stream_consumer_lag"
+    STREAM_RETRIES = "cdp_stream_retries_total"
+    STREAM_DEGRADED = "cdp_stream_degraded"
+    STREAM_COMMITS = "cdp_stream_commits_total"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +67,8 @@ _FRESHNESS_BUCKETS = (
     0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0,
     10.0, 30.0, 60.0, 300.0, 3600.0,
 )  # fmt: skip
+
+_BATCH_SIZES = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000)
 
 DEFS: dict[M, MetricDef] = {
     M.HTTP_REQUESTS: MetricDef("counter", "HTTP requests by route and status", ("route", "status")),
@@ -107,8 +119,25 @@ DEFS: dict[M, MetricDef] = {
     M.SYNCER_REQUEST_SECONDS: MetricDef(
         "histogram", "Time of one request to a destination", ("destination",), _LATENCY_BUCKETS
     ),
-    M.SYNCER_LAG: MetricDef("gauge", "Lead records not yet consumed, summed over the assigned partitions"),
     M.SYNCER_BREAKER: MetricDef("gauge", "1 while the destination's circuit breaker is open", ("destination",)),
+    M.STREAM_RECORDS_IN: MetricDef("counter", "Records consumed and handed to the processor", ("stage",)),
+    M.STREAM_RECORDS_OUT: MetricDef("counter", "Records produced and acknowledged, by topic", ("stage", "topic")),
+    M.STREAM_REJECTED: MetricDef("counter", "Input records sent to the rejected topic, by reason", ("stage", "reason")),
+    M.STREAM_DROPPED: MetricDef("counter", "Input records dropped on purpose, by reason", ("stage", "reason")),
+    M.STREAM_BATCH_SIZE: MetricDef("histogram", "Records per batch", ("stage",), _BATCH_SIZES),
+    M.STREAM_BATCH_SECONDS: MetricDef(
+        "histogram", "From a batch handed to the processor to its output acknowledged", ("stage",), _LATENCY_BUCKETS
+    ),
+    M.STREAM_LAG: MetricDef(
+        "gauge",
+        "Records behind the partition's end, counted from the last durable batch",
+        ("stage", "topic", "partition"),
+    ),
+    M.STREAM_RETRIES: MetricDef(
+        "counter", "Batches retried after a transient failure (store or broker), by where it failed", ("stage", "step")
+    ),
+    M.STREAM_DEGRADED: MetricDef("gauge", "1 while the stage is retrying a failing batch", ("stage",)),
+    M.STREAM_COMMITS: MetricDef("counter", "Offset commits by result (ok, refused)", ("stage", "result")),
 }
 
 

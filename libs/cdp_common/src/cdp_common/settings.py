@@ -26,6 +26,9 @@ class CommonSettings(BaseSettings):
     env: Literal["dev", "test", "production"] = "dev"
     log_level: str = "INFO"
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # the Kafka client of the stream engine and the collector: librdkafka (confluent-kafka)
+    # or aiokafka; same guarantees, librdkafka costs less CPU per record (docs/performance.md)
+    kafka_client: Literal["confluent", "aiokafka"] = "confluent"
     pg_dsn: SecretStr = SecretStr("postgresql://cdp:cdp@127.0.0.1:5432/cdp")
     redis_url: str = "redis://127.0.0.1:6379/0"
 
@@ -81,8 +84,8 @@ class EnricherSettings(BaseSettings):
     model_config = _config("CDP_ENRICHER_")
 
     group_id: str = "cdp-enricher"
-    # faust-streaming (default) or a plain aiokafka loop with manual commits; same enrichment
-    runner: Literal["faust", "aiokafka"] = "faust"
+    # the stream engine (default) or the faust-streaming adapter; the same processor either way
+    runner: Literal["engine", "faust"] = "engine"
     # topics (defaults: the pipeline's; other values serve benchmarks and side environments)
     input_topic: str = Topic.HITS_RAW.value
     output_topic: str = Topic.HITS_ENRICHED.value
@@ -111,8 +114,8 @@ class SegmenterSettings(BaseSettings):
     model_config = _config("CDP_SEGMENTER_")
 
     group_id: str = "cdp-segmenter"
-    # faust-streaming (default) or a plain aiokafka loop with manual commits; same processing
-    runner: Literal["faust", "aiokafka"] = "faust"
+    # the stream engine (default) or the faust-streaming adapter; the same processor either way
+    runner: Literal["engine", "faust"] = "engine"
     input_topic: str = Topic.HITS_ENRICHED.value
     changes_topic: str = Topic.SEGMENT_CHANGES.value
     leads_topic: str = Topic.LEADS_QUALIFIED.value
@@ -146,6 +149,7 @@ class SyncerSettings(BaseSettings):
 
     destinations: str = "webhook"  # comma list of hubspot, mautic, webhook
     group_id: str = "cdp-syncer"
+    runner: Literal["engine", "faust"] = "engine"
     input_topic: str = Topic.LEADS_QUALIFIED.value
     failed_topic: str = Topic.LEADS_FAILED.value
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"

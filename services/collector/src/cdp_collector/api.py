@@ -18,10 +18,10 @@ from cdp_collector.openapi import ingestion_openapi
 from cdp_collector.publisher import Publisher
 from cdp_collector.sources import SourceCache
 from cdp_collector.tag import TagAsset
-from cdp_common.kafka import make_producer
 from cdp_common.pg import create_pool
 from cdp_common.settings import CollectorSettings, CommonSettings
 from cdp_common.sources import SourceStore
+from cdp_common.stream.client import ProducerConfig, make_producer
 
 
 def create_app(common: CommonSettings, settings: CollectorSettings) -> Edge:
@@ -34,7 +34,10 @@ def create_app(common: CommonSettings, settings: CollectorSettings) -> Edge:
         return await SourceStore(state["pool"]).list_all()
 
     sources = SourceCache(load_sources, refresh_s=settings.sources_refresh_s)
-    producer = make_producer(common, client_id="cdp-collector", linger_ms=settings.linger_ms)
+    producer = make_producer(
+        common.kafka_client,
+        ProducerConfig(bootstrap=common.kafka_bootstrap, client_id="cdp-collector", linger_ms=settings.linger_ms),
+    )
     publisher = Publisher(producer, timeout_s=settings.produce_timeout_s)
 
     @asynccontextmanager

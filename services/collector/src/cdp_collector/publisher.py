@@ -8,10 +8,9 @@ import time
 from collections.abc import Sequence
 from contextlib import suppress
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
-
 from cdp_collector.logic.ingest import Hit
+from cdp_common.stream.client import DeliveryError, Producer
+from cdp_common.stream.types import Emit
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +24,10 @@ class PublishError(Exception):
 
 
 class Publisher:
-    """Wraps one aiokafka producer (acks=all, idempotent). Starting is retried in the
-    background so the process comes up and answers 503 while Kafka is away."""
+    """Wraps one producer of the client seam (acks=all, idempotent). Starting is retried
+    in the background so the process comes up and answers 503 while Kafka is away."""
 
-    def __init__(self, producer: AIOKafkaProducer, *, timeout_s: float) -> None:
+    def __init__(self, producer: Producer, *, timeout_s: float) -> None:
         self._producer = producer
         self._timeout_s = timeout_s
         self._ready = asyncio.Event()
@@ -72,11 +71,10 @@ class Publisher:
         t0 = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeout_s):
-                futures = [await self._producer.send(topic, h.value, key=h.key) for h in hits]
-                await asyncio.gather(*futures)
+                await self._producer.deliver([Emit(topic, h.key, h.value) for h in hits])
         except TimeoutError as e:
             raise PublishError("timeout") from e
-        except KafkaError as e:
-            logger.warning("publish failed: %r", e)
-            raise PublishError(type(e).__name__) from e
+        except DeliveryError as e:
+            logger.warning("publish failed: %s", e)
+            raise PublishError("refused") from e
         return time.perf_counter() - t0

@@ -1,27 +1,30 @@
-"""``cdp-enricher``: run one enricher worker (add more processes to scale out).
-
-``CDP_ENRICHER_RUNNER`` picks the runner: ``faust`` (default) or ``aiokafka``."""
+"""``cdp-enricher``: run one enricher worker (add more processes to scale out: they share
+the input's partitions). ``CDP_ENRICHER_RUNNER``: ``engine`` (default) or ``faust``."""
 
 from __future__ import annotations
 
+from cdp_common import stream
 from cdp_common.logs import configure_logging
 from cdp_common.settings import CommonSettings, EnricherSettings
-from cdp_enricher.service import EnricherService
+from cdp_enricher.processor import EnricherProcessor
 
 
 def main() -> None:
     common = CommonSettings()
     settings = EnricherSettings()
     configure_logging(env=common.env, level=common.log_level)
-    service = EnricherService(common, settings)
-    if settings.runner == "aiokafka":
-        from cdp_enricher import runner_aiokafka
-
-        runner_aiokafka.run(service)
-    else:
-        from cdp_enricher import runner_faust
-
-        runner_faust.run(service)
+    processor = EnricherProcessor(common, settings)
+    options = stream.StreamOptions(
+        group_id=settings.group_id,
+        input_topic=settings.input_topic,
+        batch_size=settings.batch_size,
+        batch_within_s=settings.batch_within_s,
+        auto_offset_reset=settings.auto_offset_reset,
+        metrics_port=settings.metrics_port or None,
+        read_committed=False,  # the collector does not write transactionally
+        runner=settings.runner,
+    )
+    stream.run(processor, common, options, processor.registry)
 
 
 if __name__ == "__main__":

@@ -6,14 +6,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from cdp_common.events import EVENT_TYPES
-from cdp_common.records import Rejected
 from cdp_enricher.logic import bots, channel, privacy, referrer
 from cdp_enricher.logic.campaign import CampaignConfig, attribute
 from cdp_enricher.logic.rules import CompiledRule, KvConvention, kv_traits, matching_traits
@@ -39,13 +37,6 @@ class Rules:
 
 
 @dataclass(frozen=True, slots=True)
-class Origin:
-    topic: str
-    partition: int
-    offset: int
-
-
-@dataclass(frozen=True, slots=True)
 class Emitted:
     key: bytes | None
     value: bytes
@@ -59,8 +50,9 @@ class Emitted:
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    value: bytes  # a Rejected record
-    reason: str
+    reason: str  # a short code, e.g. "malformed_json"
+    message: str
+    source_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,15 +126,17 @@ class Enricher:
         info = self._agent.cache_info()
         return info.hits, info.misses
 
-    def enrich(self, raw: bytes, origin: Origin, rules: Rules, now: datetime) -> Outcome:
+    def enrich(self, raw: bytes | None, rules: Rules) -> Outcome:
+        if raw is None:
+            return Refused("malformed_json", "the record has no value (null)")
         try:
             d = orjson.loads(raw)
         except orjson.JSONDecodeError as e:
-            return self._refuse(raw, origin, "malformed_json", str(e), None, now)
+            return Refused("malformed_json", str(e))
         problem = _invalid(d)
         if problem is not None:
             source_id = d.get("sourceId") if isinstance(d, dict) and isinstance(d.get("sourceId"), str) else None
-            return self._refuse(raw, origin, "invalid_record", problem, source_id, now)
+            return Refused("invalid_record", problem, source_id)
 
         ev: dict[str, Any] = d["event"]
         aid, uid = ev.get("anonymousId"), ev.get("userId")
@@ -215,21 +209,6 @@ class Enricher:
         }
         key = str(aid or uid).encode()
         return Emitted(key, orjson.dumps(out, option=_OPTS), bot_reason, chan.value)
-
-    @staticmethod
-    def _refuse(raw: bytes, origin: Origin, reason: str, message: str, source_id: str | None, now: datetime) -> Refused:
-        rec = {
-            "reason": reason,
-            "message": message,
-            "stage": "enricher",
-            "original": Rejected.encode(raw),
-            "sourceId": source_id,
-            "sourceTopic": origin.topic,
-            "sourcePartition": origin.partition,
-            "sourceOffset": origin.offset,
-            "rejectedAt": now,
-        }
-        return Refused(orjson.dumps(rec, option=_OPTS), reason)
 
 
 class RejectionGuard:

@@ -1,28 +1,30 @@
 """``cdp-segmenter``: run one segmenter worker (add more processes to scale out; they
 share the work by Kafka partition and never corrupt a profile, see docs/segmenter.md).
-
-``CDP_SEGMENTER_RUNNER`` picks the runner: ``faust`` (default) or ``aiokafka``."""
+``CDP_SEGMENTER_RUNNER``: ``engine`` (default) or ``faust``."""
 
 from __future__ import annotations
 
+from cdp_common import stream
 from cdp_common.logs import configure_logging
 from cdp_common.settings import CommonSettings, SegmenterSettings
-from cdp_segmenter.service import SegmenterService
+from cdp_segmenter.processor import SegmenterProcessor
 
 
 def main() -> None:
     common = CommonSettings()
     settings = SegmenterSettings()
     configure_logging(env=common.env, level=common.log_level)
-    service = SegmenterService(common, settings)
-    if settings.runner == "aiokafka":
-        from cdp_segmenter import runner_aiokafka
-
-        runner_aiokafka.run(service)
-    else:
-        from cdp_segmenter import runner_faust
-
-        runner_faust.run(service)
+    processor = SegmenterProcessor(common, settings)
+    options = stream.StreamOptions(
+        group_id=settings.group_id,
+        input_topic=settings.input_topic,
+        batch_size=settings.batch_size,
+        batch_within_s=settings.batch_within_s,
+        auto_offset_reset=settings.auto_offset_reset,
+        metrics_port=settings.metrics_port or None,
+        runner=settings.runner,
+    )
+    stream.run(processor, common, options, processor.registry)
 
 
 if __name__ == "__main__":

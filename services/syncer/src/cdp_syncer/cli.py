@@ -12,7 +12,7 @@ from cdp_common.settings import CommonSettings
 async def cmd_leads(args: argparse.Namespace, settings: CommonSettings) -> int:
     from cdp_common.settings import SyncerSettings
     from cdp_syncer import store
-    from cdp_syncer.service import SyncerService
+    from cdp_syncer.processor import SyncerProcessor
 
     if args.action == "failed":
         pool = await store.open_pool(settings, 2)
@@ -30,7 +30,7 @@ async def cmd_leads(args: argparse.Namespace, settings: CommonSettings) -> int:
     sync = SyncerSettings()
     if args.destination:
         sync = sync.model_copy(update={"destinations": args.destination})
-    service = SyncerService(settings, sync)
+    service = SyncerProcessor(settings, sync)
     await service.start()
     try:
         counts = await service.retry_failed(args.destination)

@@ -1,18 +1,31 @@
-"""``cdp-syncer``: deliver qualified leads to the destinations in ``CDP_SYNC_DESTINATIONS``."""
+"""``cdp-syncer``: deliver qualified leads to the destinations in ``CDP_SYNC_DESTINATIONS``.
+``CDP_SYNC_RUNNER``: ``engine`` (default) or ``faust``."""
 
 from __future__ import annotations
 
+from cdp_common import stream
 from cdp_common.logs import configure_logging
 from cdp_common.settings import CommonSettings, SyncerSettings
-from cdp_syncer.runner import run
-from cdp_syncer.service import SyncerService
+from cdp_syncer.processor import SyncerProcessor
 
 
 def main() -> None:
     common = CommonSettings()
     settings = SyncerSettings()
     configure_logging(env=common.env, level=common.log_level)
-    run(SyncerService(common, settings))
+    processor = SyncerProcessor(common, settings)
+    options = stream.StreamOptions(
+        group_id=settings.group_id,
+        input_topic=settings.input_topic,
+        batch_size=settings.batch_size,
+        batch_within_s=settings.batch_within_s,
+        auto_offset_reset=settings.auto_offset_reset,
+        metrics_port=settings.metrics_port or None,
+        # a batch may take minutes while a destination is down: stay in the group meanwhile
+        max_poll_interval_s=min(86_400.0, max(300.0, settings.max_age_s + 60.0)),  # librdkafka: at most a day
+        runner=settings.runner,
+    )
+    stream.run(processor, common, options, processor.registry)
 
 
 if __name__ == "__main__":

@@ -1,23 +1,24 @@
-"""Settings -> destinations and lanes; one step per batch of lead records: every lead to
-every destination until all reach a final state, recorded in Postgres, failures on
-``cdp.leads.failed``. The runner commits offsets only after ``handle`` returned and the
-failure records are acknowledged."""
+"""The syncer as a stream processor: settings -> destinations and lanes; one step per
+batch of lead records: every lead to every destination until all reach a final state,
+recorded in Postgres, failures on ``cdp.leads.failed``. The engine commits offsets only
+after ``process`` returned and the failure records are acknowledged; a store outage
+propagates and the engine retries the batch (redelivery is harmless: upserts by email,
+the webhook's ``webhook-id``, versions already delivered are skipped)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 import asyncpg
 import orjson
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from cdp_common.metrics import M, build
-from cdp_common.records import LeadFailure, Rejected
+from cdp_common.records import LeadFailure
 from cdp_common.settings import (
     CommonSettings,
     HubSpotSettings,
@@ -25,6 +26,8 @@ from cdp_common.settings import (
     SyncerSettings,
     WebhookSettings,
 )
+from cdp_common.stream import Emit, Output, Publish, Record, Reject
+from cdp_common.topics import Topic
 from cdp_syncer import store
 from cdp_syncer.delivery import Lane, Policy, deliver
 from cdp_syncer.destinations.base import Destination, Result
@@ -32,21 +35,6 @@ from cdp_syncer.logic.flow import Breaker, TokenBucket, Verdict
 from cdp_syncer.logic.mapping import HUBSPOT_DEFAULT, MAUTIC_DEFAULT, check_map
 
 logger = logging.getLogger(__name__)
-
-
-class Record(NamedTuple):
-    value: bytes | None
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    topic: str
-    key: bytes | None
-    value: bytes
 
 
 def build_destinations(settings: SyncerSettings) -> list[Destination]:
@@ -92,7 +80,10 @@ def parse(rec: Record) -> Mapping[str, Any] | str:
     return cast(Mapping[str, Any], lead)
 
 
-class SyncerService:
+class SyncerProcessor:
+    stage = "syncer"
+    rejected_topic = Topic.HITS_REJECTED.value
+
     def __init__(
         self, common: CommonSettings, settings: SyncerSettings, destinations: list[Destination] | None = None
     ) -> None:
@@ -103,7 +94,6 @@ class SyncerService:
         self._leads = cast(Counter, build(M.SYNCER_LEADS, self.registry))
         self._requests = cast(Counter, build(M.SYNCER_REQUESTS, self.registry))
         self._seconds = cast(Histogram, build(M.SYNCER_REQUEST_SECONDS, self.registry))
-        self.lag = cast(Gauge, build(M.SYNCER_LAG, self.registry))
         self._breaker = cast(Gauge, build(M.SYNCER_BREAKER, self.registry))
         policy = Policy(settings.backoff_base_s, settings.backoff_cap_s, settings.max_age_s)
         self.lanes = []
@@ -127,11 +117,7 @@ class SyncerService:
         lane = next(x for x in self.lanes if x.name == name)
         self._breaker.labels(name).set(1 if lane.breaker.opened_at is not None else 0)
 
-    def serve_metrics(self) -> None:
-        if self.settings.metrics_port:
-            start_http_server(self.settings.metrics_port, addr="127.0.0.1", registry=self.registry)
-
-    async def start(self) -> None:
+    async def start(self, publish: Publish | None = None) -> None:
         while self.pool is None:
             try:
                 self.pool = await store.open_pool(self.common)
@@ -145,21 +131,21 @@ class SyncerService:
         if self.pool:
             await self.pool.close()
 
-    async def handle(self, records: list[Record]) -> list[Send]:
+    async def process(self, records: Sequence[Record]) -> Output:
         """Deliver a batch everywhere; returns what to publish (failures, rejections)."""
         assert self.pool is not None
-        sends: list[Send] = []
+        out = Output()
         leads: list[Mapping[str, Any]] = []
         first_seen: dict[str, float] = {}
         for rec in records:
             got = parse(rec)
             if isinstance(got, str):
-                sends.append(self._rejected(rec, got))
+                out.rejects.append(Reject(rec, "malformed", got))
             else:
                 leads.append(got)
                 first_seen[got["eventId"]] = (rec.timestamp_ms or 0) / 1000
         if not leads:
-            return sends
+            return out
         # age is measured from when the oldest lead of the batch was written
         oldest = min(first_seen.values()) or datetime.now(UTC).timestamp()
         results = await asyncio.gather(*(self._lane(lane, leads, oldest) for lane in self.lanes))
@@ -177,15 +163,15 @@ class SyncerService:
                     failed_at=datetime.now(UTC),
                     lead=dict(f.lead),
                 )
-                sends.append(
-                    Send(
+                out.emits.append(
+                    Emit(
                         self.settings.failed_topic,
                         f.lead["profileId"].encode(),
                         failure.model_dump_json(by_alias=True).encode(),
                     )
                 )
                 logger.warning("lead %s failed at %s: %s", f.lead["eventId"], f.destination, f.error)
-        return sends
+        return out
 
     async def _lane(self, lane: Lane, leads: list[Mapping[str, Any]], oldest: float) -> list[store.Final]:
         assert self.pool is not None
@@ -209,18 +195,5 @@ class SyncerService:
                 counts[f.status] = counts.get(f.status, 0) + 1
         return counts
 
-    def _rejected(self, rec: Record, message: str) -> Send:
-        r = Rejected(
-            reason="malformed",
-            message=message,
-            stage="syncer",
-            original=Rejected.encode(rec.value or b""),
-            source_topic=rec.topic,
-            source_partition=rec.partition,
-            source_offset=rec.offset,
-            rejected_at=datetime.now(UTC),
-        )
-        return Send("cdp.hits.rejected", None, r.model_dump_json(by_alias=True).encode())
 
-
-__all__ = ["Record", "Send", "SyncerService", "Verdict"]
+__all__ = ["SyncerProcessor", "Verdict"]

@@ -1,45 +1,38 @@
-"""What every runner shares: settings -> enricher, rules refresher, rejection guard,
-metrics, and one function that turns a batch of raw records into what to send. The
-runners (``runner_faust.py``, ``runner_aiokafka.py``) only move records in and out."""
+"""The enricher as a stream processor: raw hits in, enriched hits, rejections and counted
+drops out. Holds the rules (refreshed from Postgres in the background), the rejection
+guard and the enricher's own metrics; the stream engine does all the Kafka work."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import cast
 
 import iptocc
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from cdp_common.metrics import M, build
 from cdp_common.pg import create_pool
 from cdp_common.settings import CommonSettings, EnricherSettings
+from cdp_common.stream import Emit, Fatal, Output, Publish, Record, Reject
 from cdp_enricher.logic.campaign import DEFAULT_PRECEDENCE, CampaignConfig
 from cdp_enricher.logic.rules import KvConvention, compile_rules
-from cdp_enricher.pipeline import Dropped, Emitted, Enricher, Origin, RejectionGuard, Rules
+from cdp_enricher.pipeline import Dropped, Emitted, Enricher, RejectionGuard, Rules
 from cdp_enricher.store import RuleStore, load_internal_domains, load_suppressions
 
 logger = logging.getLogger(__name__)
 
 
-class RejectionLimitExceeded(RuntimeError):
-    """Most recent records were rejected: stop instead of draining the topic."""
+class EnricherProcessor:
+    stage = "enricher"
 
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    topic: str
-    key: bytes | None
-    value: bytes
-
-
-class EnricherService:
     def __init__(self, common: CommonSettings, settings: EnricherSettings) -> None:
         self.common = common
         self.settings = settings
+        self.rejected_topic = settings.rejected_topic
         precedence = dict(DEFAULT_PRECEDENCE)
         precedence.update({k: tuple(v) for k, v in settings.campaign_precedence.items()})
         self.rules = Rules(
@@ -57,9 +50,16 @@ class EnricherService:
         self._rules_gauge = cast(Gauge, build(M.ENRICHER_RULES, self.registry))
         self._rejected_ratio = cast(Gauge, build(M.ENRICHER_REJECTED_RATIO, self.registry))
 
-    def serve_metrics(self) -> None:
-        if self.settings.metrics_port:
-            start_http_server(self.settings.metrics_port, addr="127.0.0.1", registry=self.registry)
+        self._refresher: asyncio.Task[None] | None = None
+
+    async def start(self, publish: Publish) -> None:
+        """Load the rules first: no record is enriched with an empty rule set."""
+        self._refresher = asyncio.create_task(self.refresh_rules_forever())
+        await self.rules_loaded.wait()
+
+    async def stop(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
 
     async def refresh_rules_forever(self) -> None:
         """Reload rules and sources' internal domains every few seconds (at most 10)."""
@@ -84,36 +84,41 @@ class EnricherService:
                 logger.warning("could not load rules (%s); keeping the last good set", e)
             await asyncio.sleep(self.settings.rules_refresh_s if self.rules_loaded.is_set() else 1.0)
 
-    def process(self, records: list[tuple[bytes, Origin]]) -> list[Send]:
-        """Enrich a batch; raises ``RejectionLimitExceeded`` (and sends nothing) when the
-        guard trips."""
+    async def process(self, batch: Sequence[Record]) -> Output:
+        return self.enrich_batch(batch)
+
+    def enrich_batch(self, batch: Sequence[Record]) -> Output:
+        """Enrich a batch; raises ``Fatal`` (and emits nothing) when the guard trips."""
         t0 = time.perf_counter()
-        now = datetime.now(UTC)
         rules = self.rules
         s = self.settings
-        sends: list[Send] = []
+        out = Output()
+        emits = out.emits
         counts: dict[tuple[str, str], int] = {}
         bots: dict[str, int] = {}
-        for raw, origin in records:
-            outcome = self.enricher.enrich(raw, origin, rules, now)
+        enrich = self.enricher.enrich
+        guard = self.guard
+        for rec in batch:
+            outcome = enrich(rec.value, rules)
             if isinstance(outcome, Emitted):
-                sends.append(Send(s.output_topic, outcome.key, outcome.value))
+                emits.append(Emit(s.output_topic, outcome.key, outcome.value))
                 key = ("emitted", "bot" if outcome.bot_reason else "ok")
                 if outcome.bot_reason:
                     bots[outcome.bot_reason] = bots.get(outcome.bot_reason, 0) + 1
-                self.guard.record(False)
+                guard.record(False)
             elif isinstance(outcome, Dropped):
                 key = ("dropped", outcome.reason)
-                self.guard.record(False)
+                out.drop(outcome.reason)
+                guard.record(False)
             else:
-                sends.append(Send(s.rejected_topic, None, outcome.value))
+                out.rejects.append(Reject(rec, outcome.reason, outcome.message, outcome.source_id))
                 key = ("rejected", outcome.reason)
-                self.guard.record(True)
+                guard.record(True)
             counts[key] = counts.get(key, 0) + 1
-        self._rejected_ratio.set(self.guard.ratio)
-        if self.guard.tripped:
-            raise RejectionLimitExceeded(
-                f"{self.guard.ratio:.0%} of the last records were rejected (limit {s.guard_max_ratio:.0%}); "
+        self._rejected_ratio.set(guard.ratio)
+        if guard.tripped:
+            raise Fatal(
+                f"{guard.ratio:.0%} of the last records were rejected (limit {s.guard_max_ratio:.0%}); "
                 f"stopping instead of draining {s.input_topic} into {s.rejected_topic}. Last batch: {counts}"
             )
         for (outcome_name, reason), n in counts.items():
@@ -124,4 +129,4 @@ class EnricherService:
         self._ua_cache.labels("hit").set(hits)
         self._ua_cache.labels("miss").set(misses)
         self._batch_seconds.observe(time.perf_counter() - t0)
-        return sends
+        return out

@@ -1,10 +1,13 @@
-"""What every runner shares: settings -> stores, definitions refresher, background passes
-(re-evaluation, pending lead updates, outbox relay, dedup pruning), metrics, and the batch
-step. The runners (``runner_faust.py``, ``runner_aiokafka.py``) only move records.
+"""The segmenter as a stream processor: enriched hits in; segment changes, leads,
+rejections and counted drops out. Holds the stores, the definitions refresher, the
+background passes (re-evaluation, pending lead updates, outbox relay, dedup pruning) and
+the segmenter's own metrics; the stream engine does all the Kafka work.
 
-Contract with a runner: ``process(records)`` returns a ``Step``; the runner sends
-``step.sends`` and awaits every acknowledgement, calls ``published(step)``, and only then
-commits the records' offsets.
+Contract with the engine: ``process(batch)`` applies the batch (one Postgres transaction +
+one Redis pipeline) and returns its output; once that output is acknowledged the engine
+calls ``after_durable`` (which deletes the batch's outbox rows) and only then commits.
+A transient store failure propagates: the engine retries the whole batch, and the
+messageIds claimed in the same transaction make a redone batch a no-op.
 """
 
 from __future__ import annotations
@@ -13,21 +16,19 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import NamedTuple, cast
+from collections.abc import Sequence
+from datetime import datetime
+from typing import cast
 
 import asyncpg
 import orjson
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from redis.exceptions import RedisError
 
 from cdp_common.metrics import M, build
-from cdp_common.records import Rejected
 from cdp_common.redisio import make_redis
 from cdp_common.settings import CommonSettings, SegmenterSettings
+from cdp_common.stream import Emit, Output, Publish, Record, Reject
 from cdp_segmenter import store
 from cdp_segmenter.batch import Applied, Hit, PoisonHit, Topics, apply_batch, reevaluate
 from cdp_segmenter.logic.definitions import Definitions
@@ -46,45 +47,6 @@ RETRYABLE = (
 INTEGRITY = (asyncpg.exceptions.UniqueViolationError, asyncpg.exceptions.ForeignKeyViolationError)
 CONFLICT_RETRIES = 8
 EVENT_TYPES = frozenset({"track", "page", "screen", "identify", "alias", "group"})
-
-
-class Record(NamedTuple):
-    value: bytes | None
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    topic: str
-    key: bytes | None
-    value: bytes
-
-
-@dataclass(slots=True)
-class Step:
-    sends: list[Send] = field(default_factory=list)
-    outbox_ids: list[int] = field(default_factory=list)
-
-
-Publish = Callable[[list[Send]], Awaitable[None]]
-
-
-def _reject(rec: Record, reason: str, message: str, source_id: str | None = None) -> Send:
-    r = Rejected(
-        reason=reason,
-        message=message,
-        stage="segmenter",
-        original=Rejected.encode(rec.value or b""),
-        source_id=source_id,
-        source_topic=rec.topic,
-        source_partition=rec.partition,
-        source_offset=rec.offset,
-        rejected_at=datetime.now(UTC),
-    )
-    return Send("", None, r.model_dump_json(by_alias=True).encode())
 
 
 def parse(rec: Record) -> Hit | str | tuple[str, str]:
@@ -125,10 +87,13 @@ def parse(rec: Record) -> Hit | str | tuple[str, str]:
     return Hit(mid, ids, doc, rec.timestamp_ms, received, rec)
 
 
-class SegmenterService:
+class SegmenterProcessor:
+    stage = "segmenter"
+
     def __init__(self, common: CommonSettings, settings: SegmenterSettings) -> None:
         self.common = common
         self.settings = settings
+        self.rejected_topic = settings.rejected_topic
         self.topics = Topics(settings.changes_topic, settings.leads_topic)
         self.fold_config = FoldConfig(frozenset(settings.conversion_events), frozenset(settings.calculator_events))
         self.readmodel = ReadModel(settings.redis_prefix, int(settings.redis_ttl_days * 86_400))
@@ -138,6 +103,7 @@ class SegmenterService:
         self.redis = make_redis(common)
         self.publish: Publish | None = None
         self._pass: asyncio.Task[None] | None = None
+        self._maintenance: asyncio.Task[None] | None = None
         self.registry = CollectorRegistry()
         self._records = cast(Counter, build(M.SEGMENTER_RECORDS, self.registry))
         self._batch_seconds = cast(Histogram, build(M.SEGMENTER_BATCH_SECONDS, self.registry))
@@ -151,35 +117,36 @@ class SegmenterService:
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    def serve_metrics(self) -> None:
-        if self.settings.metrics_port:
-            start_http_server(self.settings.metrics_port, addr="127.0.0.1", registry=self.registry)
-
     async def start(self, publish: Publish) -> None:
-        """Open the stores and load definitions (retrying until Postgres answers)."""
+        """Open the stores and load definitions (retrying until Postgres and Redis answer),
+        then start the background passes."""
         self.publish = publish
-        while self.pool is None:
+        while True:
             try:
-                self.pool = await store.open_pool(self.common, self.settings.pg_pool_size)
-            except (OSError, asyncpg.PostgresError) as e:
-                logger.warning("Postgres not reachable (%s); retrying", e)
+                if self.pool is None:
+                    self.pool = await store.open_pool(self.common, self.settings.pg_pool_size)
+                await self.redis.ping()
+                await self._load_definitions()
+                break
+            except (OSError, asyncpg.PostgresError, RedisError) as e:
+                logger.warning("Postgres or Redis not reachable (%s); retrying", e)
                 await asyncio.sleep(1.0)
-        await self.redis.ping()
-        await self._load_definitions()
         self.ready.set()
+        self._maintenance = asyncio.create_task(self.maintain_forever())
 
     async def stop(self) -> None:
-        if self._pass:
-            self._pass.cancel()
+        for task in (self._pass, self._maintenance):
+            if task:
+                task.cancel()
         if self.pool:
             await self.pool.close()
         await self.redis.aclose()
 
     # ---- the batch step --------------------------------------------------------------------
 
-    async def process(self, records: list[Record]) -> Step:
+    async def process(self, records: Sequence[Record]) -> Output:
         t0 = time.perf_counter()
-        step = Step()
+        step = Output()
         hits: list[Hit] = []
         seen: set[str] = set()
         counts: dict[tuple[str, str], int] = {}
@@ -194,16 +161,21 @@ class SegmenterService:
                     continue
             elif isinstance(got, str):
                 key = ("dropped", got)
+                step.drop(got)
             else:
                 reason, message = got
-                step.sends.append(self._rejected(rec, reason, message))
+                step.rejects.append(Reject(rec, reason, message))
                 key = ("rejected", reason)
             counts[key] = counts.get(key, 0) + 1
 
-        applied = await self._apply(hits, step, counts) if hits else Applied()
+        outbox_ids: list[int] = []
+        applied = await self._apply(hits, step, counts, outbox_ids) if hits else Applied()
         counts[("applied", "ok")] = applied.applied
         if applied.duplicates:
             counts[("dropped", "duplicate")] = counts.get(("dropped", "duplicate"), 0) + applied.duplicates
+        duplicates = counts.get(("dropped", "duplicate"), 0)
+        if duplicates:
+            step.drop("duplicate", duplicates)
         self._account(applied, counts)
         if applied.visible_at:
             for h in hits:
@@ -211,14 +183,14 @@ class SegmenterService:
                     self._visible.observe(max(0.0, applied.visible_at - h.kafka_ts_ms / 1000))
                 if h.received_s:
                     self._freshness.observe(max(0.0, applied.visible_at - h.received_s))
+        if outbox_ids:
+            step.after_durable = lambda: store.delete_outbox(self.pool, outbox_ids)
         self._batch_seconds.observe(time.perf_counter() - t0)
         return step
 
-    def _rejected(self, rec: Record, reason: str, message: str) -> Send:
-        s = _reject(rec, reason, message)
-        return Send(self.settings.rejected_topic, None, s.value)
-
-    async def _apply(self, hits: list[Hit], step: Step, counts: dict[tuple[str, str], int]) -> Applied:
+    async def _apply(
+        self, hits: list[Hit], step: Output, counts: dict[tuple[str, str], int], outbox_ids: list[int]
+    ) -> Applied:
         assert self.pool is not None
         attempt = 0
         while True:
@@ -237,47 +209,49 @@ class SegmenterService:
                 break
             except PoisonHit as e:
                 hits = [h for h in hits if h is not e.hit]
-                step.sends.append(self._rejected(e.hit.record, "unprocessable", e.reason))
+                step.rejects.append(Reject(e.hit.record, "unprocessable", e.reason))
                 counts[("rejected", "unprocessable")] = counts.get(("rejected", "unprocessable"), 0) + 1
                 logger.warning("hit %s cannot be applied (%s); rejected", e.hit.message_id, e.reason)
                 if not hits:
                     return Applied()
             except asyncpg.exceptions.DataError as e:
                 # a value Postgres refuses (e.g. an out-of-range number): find the hit, reject it
-                return await self._isolate(hits, step, counts, "unstorable", e)
+                return await self._isolate(hits, step, counts, outbox_ids, "unstorable", e)
             except RETRYABLE as e:
                 attempt += 1
                 self._retries.labels(type(e).__name__).inc()
                 if attempt >= CONFLICT_RETRIES and isinstance(e, INTEGRITY):
                     # a concurrent writer resolves within a retry or two; the same violation
                     # again and again is one hit the logic cannot place: find it, reject it
-                    return await self._isolate(hits, step, counts, "unprocessable", e)
+                    return await self._isolate(hits, step, counts, outbox_ids, "unprocessable", e)
                 delay = min(2.0, 0.01 * 2**attempt) * (0.5 + random.random())
                 if attempt % 10 == 0:
                     logger.warning("batch retried %d times (%s); still retrying", attempt, e)
                 await asyncio.sleep(delay)
-            except (OSError, asyncpg.exceptions.InterfaceError, RedisConnectionError, RedisTimeoutError) as e:
-                attempt += 1
-                self._retries.labels("connection").inc()
-                logger.warning("Postgres/Redis unavailable (%s); retrying the batch", e)
-                await asyncio.sleep(min(5.0, 0.1 * 2**attempt))
-        step.sends.extend(Send(topic, key, value) for _, topic, key, value in applied.outbox)
-        step.outbox_ids.extend(i for i, *_ in applied.outbox)
+            # any other failure (a store outage) propagates: the engine retries the batch
+        step.emits.extend(Emit(topic, key, value) for _, topic, key, value in applied.outbox)
+        outbox_ids.extend(i for i, *_ in applied.outbox)
         return applied
 
     async def _isolate(
-        self, hits: list[Hit], step: Step, counts: dict[tuple[str, str], int], reason: str, e: Exception
+        self,
+        hits: list[Hit],
+        step: Output,
+        counts: dict[tuple[str, str], int],
+        outbox_ids: list[int],
+        reason: str,
+        e: Exception,
     ) -> Applied:
         """Apply the hits one transaction each; a single hit that still fails is rejected."""
         if len(hits) == 1:
-            step.sends.append(self._rejected(hits[0].record, reason, f"{type(e).__name__}: {e}"))
+            step.rejects.append(Reject(hits[0].record, reason, f"{type(e).__name__}: {e}"))
             counts[("rejected", reason)] = counts.get(("rejected", reason), 0) + 1
             logger.warning("hit %s cannot be applied (%s); rejected as %s", hits[0].message_id, e, reason)
             return Applied()
         logger.warning("batch failed (%s); applying its %d hits one by one", e, len(hits))
         total = Applied()
         for h in hits:  # each call adds its own outbox messages to the step
-            a = await self._apply([h], step, counts)
+            a = await self._apply([h], step, counts, outbox_ids)
             total.duplicates += a.duplicates
             total.applied += a.applied
             total.visible_at = max(total.visible_at, a.visible_at)
@@ -300,11 +274,6 @@ class SegmenterService:
             self._changes.labels(k).inc(n)
         for k, n in a.leads.items():
             self._leads.labels(k).inc(n)
-
-    async def published(self, step: Step) -> None:
-        """The step's sends are acknowledged: its outbox rows are done."""
-        assert self.pool is not None
-        await store.delete_outbox(self.pool, step.outbox_ids)
 
     # ---- background ------------------------------------------------------------------------
 
@@ -352,7 +321,7 @@ class SegmenterService:
                 await asyncio.sleep(0.05 + random.random() * 0.1)
         self._account(a, {})
         if a.outbox:
-            await self.publish([Send(t, k, v) for _, t, k, v in a.outbox])
+            await self.publish([Emit(t, k, v) for _, t, k, v in a.outbox])
             await store.delete_outbox(self.pool, [i for i, *_ in a.outbox])
         return a.applied
 
@@ -363,7 +332,7 @@ class SegmenterService:
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await store.old_outbox(conn, self.settings.outbox_grace_s, 1000)
             if rows:
-                await self.publish([Send(r["topic"], r["key"], r["value"]) for r in rows])
+                await self.publish([Emit(r["topic"], r["key"], r["value"]) for r in rows])
                 await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
                 logger.info("relayed %d outbox message(s) left by an earlier run", len(rows))
 

@@ -1,0 +1,80 @@
+"""One stream engine for every processor (see ``engine.py``), the client seam
+(``client.py``), and ``run``: the whole of a processor's ``main``."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Literal
+
+from prometheus_client import CollectorRegistry
+
+from cdp_common.settings import CommonSettings
+from cdp_common.stream.client import ConsumerConfig, ProducerConfig
+from cdp_common.stream.types import Emit, Fatal, Output, Processor, Publish, Record, Reject
+
+__all__ = ["Emit", "Fatal", "Output", "Processor", "Publish", "Record", "Reject", "StreamOptions", "run"]
+
+Runner = Literal["engine", "faust"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOptions:
+    """How one processor consumes: its group, input, batching and ops port."""
+
+    group_id: str
+    input_topic: str
+    batch_size: int
+    batch_within_s: float
+    auto_offset_reset: str = "earliest"
+    metrics_port: int | None = None
+    read_committed: bool = True
+    max_poll_interval_s: float = 300.0
+    runner: Runner = "engine"
+
+
+def run(processor: Processor, common: CommonSettings, options: StreamOptions, registry: CollectorRegistry) -> None:
+    """Run ``processor`` until SIGTERM (exit 0) or a ``Fatal`` (its exit code)."""
+    client_id = f"cdp-{processor.stage}"
+    if options.runner == "faust":
+        from cdp_common.stream import faust_adapter
+
+        app = faust_adapter.create_app(
+            processor,
+            bootstrap=common.kafka_bootstrap,
+            group_id=options.group_id,
+            topic=options.input_topic,
+            batch_size=options.batch_size,
+            batch_within_s=options.batch_within_s,
+            auto_offset_reset=options.auto_offset_reset,
+            registry=registry,
+            metrics_port=options.metrics_port,
+        )
+        faust_adapter.run(app, log_level=common.log_level)
+        return
+
+    import uvloop
+
+    from cdp_common.stream.engine import Engine, EngineConfig
+
+    config = EngineConfig(
+        consumer=ConsumerConfig(
+            bootstrap=common.kafka_bootstrap,
+            group_id=options.group_id,
+            client_id=client_id,
+            topics=(options.input_topic,),
+            auto_offset_reset=options.auto_offset_reset,
+            read_committed=options.read_committed,
+            max_poll_interval_s=options.max_poll_interval_s,
+        ),
+        producer=ProducerConfig(bootstrap=common.kafka_bootstrap, client_id=client_id),
+        client=common.kafka_client,
+        batch_size=options.batch_size,
+        batch_within_s=options.batch_within_s,
+        metrics_port=options.metrics_port,
+    )
+
+    async def main() -> int:
+        return await Engine(processor, config, registry=registry).run()
+
+    sys.exit(uvloop.run(main()))

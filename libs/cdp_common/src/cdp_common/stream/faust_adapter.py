@@ -1,0 +1,110 @@
+"""Runs a processor under faust-streaming instead of the engine: the same processor code,
+the same runtime (retries, rejects, metrics, health); faust owns the consumer group.
+
+The agent takes a batch (``stream.take_events``), the runtime finishes it (output
+acknowledged) before the agent asks for the next one; faust acks a batch's events only
+when the next batch is requested and commits only acked offsets, so a committed offset
+never points past unfinished work. Not reported here: per-partition lag (faust keeps its
+own consumer); use the group's lag from Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from cdp_common.stream.http import Health, OpsServer
+from cdp_common.stream.runtime import Abandoned, StageRuntime
+from cdp_common.stream.types import Emit, Fatal, Processor, Record
+
+logger = logging.getLogger(__name__)
+
+
+def faust_broker_url(bootstrap: str) -> str:
+    """``host:port,host:port`` as faust's broker setting."""
+    return ";".join(f"kafka://{b.strip()}" for b in bootstrap.split(","))
+
+
+def create_app(
+    processor: Processor,
+    *,
+    bootstrap: str,
+    group_id: str,
+    topic: str,
+    batch_size: int,
+    batch_within_s: float,
+    auto_offset_reset: str,
+    registry: CollectorRegistry,
+    metrics_port: int | None,
+) -> faust.App:
+    health = Health()
+    runtime = StageRuntime(processor, registry, health)
+    ops = OpsServer(registry, health, port=metrics_port) if metrics_port else None
+    app = faust.App(
+        group_id,
+        broker=faust_broker_url(bootstrap),
+        web_enabled=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset=auto_offset_reset,
+        broker_commit_interval=1.0,
+        broker_session_timeout=10.0,  # a crashed member's partitions move after 10 s, not 60
+        producer_acks=-1,
+        producer_linger_ms=5,
+        producer_max_batch_size=256 * 1024,
+        stream_buffer_maxsize=max(4096, batch_size * 2),
+        consumer_max_fetch_size=4 * 1024 * 1024,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+    source = app.topic(topic, key_type=bytes, value_type=bytes)
+    started = asyncio.Event()
+
+    async def deliver(emits: Sequence[Emit]) -> None:
+        futures = [await app.producer.send(e.topic, e.key, e.value, None, None, list(e.headers) or None) for e in emits]
+        await asyncio.gather(*futures)
+
+    @app.task
+    async def start() -> None:
+        if ops:
+            await ops.start()
+        await runtime.start(deliver)
+        health.set("ok")
+        started.set()
+
+    @app.agent(source)
+    async def process(stream: Any) -> None:
+        await started.wait()
+        async for events in stream.take_events(batch_size, within=batch_within_s):
+            batch = [
+                Record(
+                    e.message.value,
+                    e.message.key,
+                    e.message.topic,
+                    e.message.partition,
+                    e.message.offset,
+                    int(e.message.timestamp * 1000) if e.message.timestamp else None,
+                    tuple(e.message.headers or ()),
+                )
+                for e in events
+            ]
+            try:
+                await runtime.handle(batch)
+            except Fatal as exc:
+                logger.critical("%s: %s", processor.stage, exc)
+                await app.crash(exc)
+                return
+            except Abandoned as exc:
+                logger.warning("%s: %s", processor.stage, exc)
+                return
+
+    return app
+
+
+def run(app: faust.App, *, log_level: str) -> None:
+    level = log_level.lower()
+    worker = faust.Worker(app, loglevel="warn" if level == "warning" else level, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
