@@ -68,7 +68,7 @@ async def run(events: int, visitors: int) -> dict[str, Any]:
         n = len(hits)
         await fill(topic, hits)
         del hits
-        seg = spawn("aiokafka", dsn, topic, f"bench-console-{tag}", 19500)
+        seg = spawn("confluent", dsn, topic, f"bench-console-{tag}", 19500)
         try:
             applied = await throughput([seg], [19500], n)
         finally:

@@ -30,6 +30,7 @@ from aiokafka.structs import TopicPartition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.collector import ROOT, machine_facts, publish
+from bench.runners import RUNNERS, runner_env
 
 BOOTSTRAP = "127.0.0.1:9092"
 PARTITIONS = 4
@@ -233,7 +234,7 @@ async def run(n: int) -> dict[str, Any]:
             stop(p)
 
         runs: dict[str, Any] = {}
-        for runner in ("faust", "aiokafka"):
+        for runner in RUNNERS:
             print(f"enricher ({runner} runner)", flush=True)
             metrics_port = 19101
             out_topic, rej_topic = f"{outs['enriched']}.{runner}", f"{outs['rejected']}.{runner}"
@@ -243,7 +244,7 @@ async def run(n: int) -> dict[str, Any]:
                 [sys.executable, "-m", "cdp_enricher.main"],
                 {
                     "CDP_LOG_LEVEL": "WARNING",
-                    "CDP_ENRICHER_RUNNER": runner,
+                    **runner_env("CDP_ENRICHER", runner),
                     "CDP_ENRICHER_INPUT_TOPIC": src,
                     "CDP_ENRICHER_OUTPUT_TOPIC": out_topic,
                     "CDP_ENRICHER_REJECTED_TOPIC": rej_topic,

@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.collector import ROOT, machine_facts, publish, serve, wrk
 from bench.collector import stop as stop_server
 from bench.enricher import create_topics, delete_topics, output_count
+from bench.runners import runner_env
 from bench.segmenter import (
     BIN,
     BOOTSTRAP,
@@ -224,6 +225,8 @@ class Pipeline:
             "collector",
             [str(BIN / "cdp-collector")],
             {
+                # the collector publishes with the configuration's client (faust: the default)
+                "CDP_KAFKA_CLIENT": "confluent" if self.runner == "faust" else self.runner,
                 "CDP_COLLECTOR_PORT": str(self.collector_port),
                 "CDP_COLLECTOR_WORKERS": str(COLLECTOR_WORKERS),
                 "CDP_COLLECTOR_RAW_TOPIC": self.topics["raw"],
@@ -235,7 +238,7 @@ class Pipeline:
                 f"enricher{i}",
                 [str(BIN / "cdp-enricher")],
                 {
-                    "CDP_ENRICHER_RUNNER": self.runner,
+                    **runner_env("CDP_ENRICHER", self.runner),
                     "CDP_ENRICHER_GROUP_ID": f"bench-pipe-enr-{self.tag}",
                     "CDP_ENRICHER_INPUT_TOPIC": self.topics["raw"],
                     "CDP_ENRICHER_OUTPUT_TOPIC": self.topics["enriched"],
@@ -247,7 +250,7 @@ class Pipeline:
                 f"segmenter{i}",
                 [str(BIN / "cdp-segmenter")],
                 {
-                    "CDP_SEGMENTER_RUNNER": self.runner,
+                    **runner_env("CDP_SEGMENTER", self.runner),
                     "CDP_SEGMENTER_GROUP_ID": f"bench-pipe-seg-{self.tag}",
                     "CDP_SEGMENTER_INPUT_TOPIC": self.topics["enriched"],
                     "CDP_SEGMENTER_CHANGES_TOPIC": self.topics["changes"],
@@ -260,6 +263,7 @@ class Pipeline:
                 f"syncer{i}",
                 [str(BIN / "cdp-syncer")],
                 {
+                    **runner_env("CDP_SYNC", self.runner),
                     "CDP_SYNC_DESTINATIONS": "hubspot",
                     "CDP_SYNC_GROUP_ID": f"bench-pipe-sync-{self.tag}",
                     "CDP_SYNC_INPUT_TOPIC": self.topics["leads"],
@@ -705,8 +709,9 @@ def main() -> None:
     parser.add_argument(
         "--configs",
         nargs="+",
-        default=["aiokafka:1", "aiokafka:2", "faust:1"],
-        help="runner:instances, measured in this order (faust is the services' default runner)",
+        default=["confluent:1", "confluent:2", "aiokafka:1", "faust:1"],
+        help="runner:instances, measured in this order (runner: confluent, the default engine client; "
+        "aiokafka, the engine's other client; faust, the faust adapter)",
     )
     parser.add_argument("--step-seconds", type=float, default=30)
     parser.add_argument("--max-steps", type=int, default=6)

@@ -39,6 +39,7 @@ from redis.asyncio import Redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.collector import ROOT, machine_facts, publish
 from bench.enricher import create_topics, delete_topics
+from bench.runners import RUNNERS, runner_env
 
 BOOTSTRAP = os.environ.get("CDP_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 PG = os.environ.get("CDP_PG_DSN", "postgresql://cdp:cdp@127.0.0.1:5432/cdp")
@@ -284,7 +285,7 @@ def spawn(runner: str, dsn: str, topic: str, group: str, port: int, **extra: str
         **os.environ,
         "CDP_PG_DSN": dsn,
         "CDP_REDIS_URL": f"{REDIS_BASE}/{REDIS_DB}",
-        "CDP_SEGMENTER_RUNNER": runner,
+        **runner_env("CDP_SEGMENTER", runner),
         "CDP_SEGMENTER_INPUT_TOPIC": topic,
         "CDP_SEGMENTER_GROUP_ID": group,
         "CDP_SEGMENTER_METRICS_PORT": str(port),
@@ -550,8 +551,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--visitors", type=int, default=100_000)
-    parser.add_argument("--runners", nargs="+", default=["faust", "aiokafka"])
-    parser.add_argument("--two", default="aiokafka", help="runner for the two-process run ('' to skip)")
+    parser.add_argument("--runners", nargs="+", default=list(RUNNERS))
+    parser.add_argument("--two", default="confluent", help="runner for the two-process run ('' to skip)")
     parser.add_argument("--latency-seconds", type=int, default=30)
     args = parser.parse_args()
     result = asyncio.run(run(args.events, args.visitors, args.runners, args.two, args.latency_seconds))

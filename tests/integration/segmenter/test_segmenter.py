@@ -3,6 +3,7 @@ redelivery, concurrency, definitions and bad input, against real Kafka, Postgres
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -287,15 +288,18 @@ async def test_bad_input_is_rejected_with_a_reason_bots_are_dropped_and_the_serv
     segmenters.start()
     await producer.send_and_wait(segmenters.topic, b"{not json", key=b"x")
     await producer.send_and_wait(segmenters.topic, orjson.dumps({"event": {"type": "page"}}), key=b"x")
+    await producer.send_and_wait(segmenters.topic, None, key=b"x")  # a None value (a tombstone)
+    await producer.send_and_wait(segmenters.topic, orjson.dumps([1, 2]), key=b"x")  # a value of the wrong type
+    await producer.send_and_wait(segmenters.topic, b"\xff\xfe\x00", key=b"x")  # undecodable bytes
     await send(
         producer, segmenters.topic, bot.hits + nobody.hits + nul.hits + Journey(aid, datetime.now(UTC)).page("/ok").hits
     )
     p = await profile_of(pg, f"anon:{aid}")
     assert p["pageViews"] == 1
     got = await rejected_tail.collect(
-        lambda r: r.get("stage") == "segmenter" and r.get("sourceTopic") == segmenters.topic, want=4, within=15
+        lambda r: r.get("stage") == "segmenter" and r.get("sourceTopic") == segmenters.topic, want=7, within=15
     )
-    assert sorted(r["reason"] for r in got) == ["malformed", "malformed", "no_usable_id", "unsupported_character"]
+    assert sorted(r["reason"] for r in got) == ["malformed"] * 5 + ["no_usable_id", "unsupported_character"]
     assert all(r["message"] for r in got)
     await segmenters.wait_counter(1, "cdp_segmenter_records_total", outcome="dropped", reason="bot")
     assert await pg.fetchval("SELECT count(*) FROM identities WHERE id = $1", f"anon:{bot.anonymous_id}") == 0
@@ -367,7 +371,12 @@ async def test_a_killed_segmenter_restarts_without_losing_or_double_counting(
     await send(producer, segmenters.topic, hits)
     await segmenters.wait_counter(300, "cdp_segmenter_records_total", outcome="applied", reason="ok")
     proc.stop(signal.SIGKILL)
+    killed = asyncio.get_running_loop().time()
     segmenters.start()
+    await send(producer, segmenters.topic, Journey(f"kill-{run}-after", datetime.now(UTC)).page("/after").hits)
+    # the replacement is processing again within 15 s of the kill (the session timeout is 6 s)
+    await segmenters.wait_counter(1, "cdp_stream_records_in_total", index=1, within=15, stage="segmenter")
+    assert asyncio.get_running_loop().time() - killed <= 15
     for j in visitors:
         # the killed member's partitions move once its session times out
         p = await profile_of(pg, f"anon:{j.anonymous_id}", within=120, until=lambda p: p["pageViews"] >= 50)

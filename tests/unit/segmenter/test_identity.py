@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from cdp_common.identity import clean_id, normalize_email
 from cdp_segmenter.logic.identity import Decision, Known, decide, event_ids
-from cdp_segmenter.logic.ids import clean_id, normalize_email
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,8 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 
+from cdp_common.hotkeys import RedisKeys
+from cdp_common.identity import ANON, namespace_of
 from cdp_common.kafka import make_producer
 from cdp_common.pg import create_pool
 from cdp_common.redisio import make_redis
@@ -188,15 +190,15 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
         gone = await data.erase(pool(), pid)
         if gone is None:
             raise problem(404, "profile not found")
-        prefix = st.settings.redis_prefix
+        keys = RedisKeys(st.settings.redis_prefix)
         pipe = st.redis.pipeline(transaction=False)
         for p in gone["profiles"]:
-            pipe.delete(f"{prefix}p:{p}")
+            pipe.delete(keys.profile(p))
             for sid in gone["segments"]:
-                pipe.srem(f"{prefix}seg:{sid}", p)
+                pipe.srem(keys.segment(sid), p)
         for ident in gone["identities"]:
-            if ident.startswith("anon:"):
-                pipe.delete(f"{prefix}aid:{ident[5:]}")
+            if namespace_of(ident) == ANON:
+                pipe.delete(keys.anonymous(ident.split(":", 1)[1]))
         await pipe.execute()
         for p in gone["profiles"]:  # compaction forgets the profile's lead events
             await st.producer.send_and_wait(st.settings.leads_topic, None, key=p.encode())
@@ -394,9 +396,9 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
         key = write_key or _basic_user(request.headers.get("authorization", ""))
         if not key or key not in st.write_keys:
             return _cors(request, JSONResponse({"error": "unknown write key"}, 401))
-        prefix = st.settings.redis_prefix
+        keys = RedisKeys(st.settings.redis_prefix)
         # one round trip: the anonymousId's profile id, then its summary, inside Redis
-        raw = await st.lookup(keys=[f"{prefix}aid:{anonymous_id}"], args=[f"{prefix}p:"])
+        raw = await st.lookup(keys=[keys.anonymous(anonymous_id)], args=[keys.profile_prefix])
         summary = orjson.loads(raw) if raw else None
         slots = [s for s in st.slots if not slot or s.id in slot]
         body = {

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from cdp_segmenter.logic.ids import clean_id, normalize_email
+from cdp_common.identity import anon_id, email_id, user_id
 from cdp_segmenter.logic.profile import sessions
 
 TOP = 10
@@ -19,14 +19,11 @@ TOP = 10
 def identity_for(kind: str, value: str) -> str | None:
     """A lookup key (``id``, ``anonymousId``, ``userId``, ``email``) as a graph id."""
     if kind == "anonymousId":
-        v = clean_id(value)
-        return f"anon:{v}" if v else None
+        return anon_id(value)
     if kind == "userId":
-        v = clean_id(value)
-        return f"user:{v}" if v else None
+        return user_id(value)
     if kind == "email":
-        e = normalize_email(value)
-        return f"email:{e}" if e else None
+        return email_id(value)
     return None
 
 

@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from cdp_common.hotkeys import RedisKeys
+
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 )
@@ -263,7 +265,7 @@ async def report(settings: Any, sandbox: str, console: str, wait_s: float) -> No
             f"({merged:,} earlier profiles merged away), leads: {leads:,}"
         )
         for s in segs:
-            print(f"  segment {s:22} {await redis.scard(f'cdp:seg:{s}'):>7,} profiles")
+            print(f"  segment {s:22} {await redis.scard(RedisKeys().segment(s)):>7,} profiles")
         rows = await pool.fetch(
             "SELECT channel, source, campaign, sum(visitors) v, sum(conversions) c, sum(leads) l FROM campaign_stats "
             "WHERE day > current_date - 60 GROUP BY 1, 2, 3 ORDER BY 4 DESC LIMIT 10"

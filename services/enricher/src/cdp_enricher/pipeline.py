@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from cdp_common.events import EVENT_TYPES
+from cdp_common.identity import anon_id, email_id, user_id
 from cdp_enricher.logic import bots, channel, privacy, referrer
 from cdp_enricher.logic.campaign import CampaignConfig, attribute
 from cdp_enricher.logic.rules import CompiledRule, KvConvention, kv_traits, matching_traits
@@ -66,7 +67,7 @@ Outcome = Emitted | Refused | Dropped
 def _suppressed(ev: dict[str, Any], aid: Any, uid: Any, suppressed: frozenset[str]) -> bool:
     """An erased person's hit: by anonymousId, userId, or an email in traits or a form
     (``suppressed`` holds graph ids: ``anon:...``, ``user:...``, ``email:...``)."""
-    if (aid and f"anon:{aid}" in suppressed) or (uid and f"user:{uid}" in suppressed):
+    if (aid and anon_id(aid) in suppressed) or (uid and user_id(uid) in suppressed):
         return True
     emails = []
     for holder in (ev.get("traits"), (ev.get("context") or {}).get("traits"), ev.get("properties")):
@@ -75,7 +76,7 @@ def _suppressed(ev: dict[str, Any], aid: Any, uid: Any, suppressed: frozenset[st
             values = holder.get("values")
             if isinstance(values, dict):
                 emails.append(values.get("email"))
-    return any(isinstance(e, str) and f"email:{e.strip().lower()}" in suppressed for e in emails)
+    return any(email_id(e) in suppressed for e in emails if e)
 
 
 def _invalid(d: Any) -> str | None:

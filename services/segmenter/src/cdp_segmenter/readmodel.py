@@ -1,10 +1,6 @@
 """The Redis read model: what the console and personalization read without touching
-Postgres. Rebuildable from Postgres at any time; written in one pipeline per batch.
-
-    {prefix}p:{profileId}    JSON summary (see ``summary``), expires after the TTL
-    {prefix}aid:{anonId}     the profile id an anonymousId belongs to, expires after the TTL
-    {prefix}seg:{segmentId}  set of the profile ids in the segment
-"""
+Postgres. Rebuildable from Postgres at any time; written in one pipeline per batch. The
+key layout is ``cdp_common.hotkeys.RedisKeys``; the summary's shape is ``summary`` here."""
 
 from __future__ import annotations
 
@@ -14,6 +10,7 @@ from typing import Any
 import orjson
 from redis.asyncio.client import Pipeline
 
+from cdp_common.hotkeys import RedisKeys
 from cdp_segmenter.logic.profile import sessions
 
 TRAIT_MAX = 64  # longer trait values stay in Postgres
@@ -43,29 +40,20 @@ def summary(p: Mapping[str, Any]) -> bytes:
 
 class ReadModel:
     def __init__(self, prefix: str, ttl_s: int) -> None:
-        self.prefix = prefix
+        self.keys = RedisKeys(prefix)
         self.ttl_s = ttl_s
 
-    def profile_key(self, pid: str) -> str:
-        return f"{self.prefix}p:{pid}"
-
-    def aid_key(self, anonymous_id: str) -> str:
-        return f"{self.prefix}aid:{anonymous_id}"
-
-    def segment_key(self, segment_id: str) -> str:
-        return f"{self.prefix}seg:{segment_id}"
-
     def put(self, pipe: Pipeline, p: Mapping[str, Any], entered: tuple[str, ...], left: tuple[str, ...]) -> None:
-        pipe.set(self.profile_key(p["id"]), summary(p), ex=self.ttl_s)
+        pipe.set(self.keys.profile(p["id"]), summary(p), ex=self.ttl_s)
         for sid in entered:
-            pipe.sadd(self.segment_key(sid), p["id"])
+            pipe.sadd(self.keys.segment(sid), p["id"])
         for sid in left:
-            pipe.srem(self.segment_key(sid), p["id"])
+            pipe.srem(self.keys.segment(sid), p["id"])
 
     def link(self, pipe: Pipeline, anonymous_id: str, pid: str) -> None:
-        pipe.set(self.aid_key(anonymous_id), pid, ex=self.ttl_s)
+        pipe.set(self.keys.anonymous(anonymous_id), pid, ex=self.ttl_s)
 
     def drop(self, pipe: Pipeline, pid: str, segments: list[str]) -> None:
-        pipe.delete(self.profile_key(pid))
+        pipe.delete(self.keys.profile(pid))
         for sid in segments:
-            pipe.srem(self.segment_key(sid), pid)
+            pipe.srem(self.keys.segment(sid), pid)

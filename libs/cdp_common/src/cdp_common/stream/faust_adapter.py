@@ -51,7 +51,7 @@ def create_app(
         topic_disable_leader=True,
         consumer_auto_offset_reset=auto_offset_reset,
         broker_commit_interval=1.0,
-        broker_session_timeout=10.0,  # a crashed member's partitions move after 10 s, not 60
+        broker_session_timeout=6.0,  # a crashed member's partitions move after 6 s, not 60
         producer_acks=-1,
         producer_linger_ms=5,
         producer_max_batch_size=256 * 1024,

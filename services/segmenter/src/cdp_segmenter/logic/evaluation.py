@@ -20,9 +20,9 @@ from typing import Any
 
 import orjson
 
+from cdp_common.identity import normalize_email
 from cdp_segmenter.logic.conditions import evaluate
 from cdp_segmenter.logic.definitions import Definitions
-from cdp_segmenter.logic.ids import normalize_email
 from cdp_segmenter.logic.profile import sessions
 from cdp_segmenter.logic.scoring import score
 

@@ -21,11 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdp_segmenter.logic.ids import clean_id, normalize_email
+from cdp_common.identity import ANON, USER, anon_id, clean_id, email_id, graph_id, namespace_of, user_id
 
-
-def kind(identity: str) -> str:
-    return identity.split(":", 1)[0]
+kind = namespace_of
 
 
 def _form_email(event: Mapping[str, Any]) -> Any:
@@ -42,22 +40,22 @@ def _form_email(event: Mapping[str, Any]) -> Any:
 def event_ids(event: Mapping[str, Any]) -> list[str]:
     """The event's usable ids, known ones first (user, email), then anonymous ones."""
     ids: list[str] = []
-    uid = clean_id(event.get("userId"))
+    uid = user_id(event.get("userId"))
     if uid:
-        ids.append(f"user:{uid}")
+        ids.append(uid)
     traits: Mapping[str, Any] = event["traits"] if isinstance(event.get("traits"), dict) else {}
     ctx: Mapping[str, Any] = event["context"] if isinstance(event.get("context"), dict) else {}
     ctx_traits: Mapping[str, Any] = ctx["traits"] if isinstance(ctx.get("traits"), dict) else {}
-    email = normalize_email(traits.get("email") or ctx_traits.get("email") or _form_email(event))
+    email = email_id(traits.get("email") or ctx_traits.get("email") or _form_email(event))
     if email:
-        ids.append(f"email:{email}")
-    aid = clean_id(event.get("anonymousId"))
+        ids.append(email)
+    aid = anon_id(event.get("anonymousId"))
     if aid:
-        ids.append(f"anon:{aid}")
+        ids.append(aid)
     if event.get("type") == "alias":
         prev = clean_id(event.get("previousId"))
-        if prev and f"anon:{prev}" not in ids and f"user:{prev}" not in ids:
-            ids.append(f"anon:{prev}")  # the earlier id, whatever it was, is linked as anonymous
+        if prev and graph_id(ANON, prev) not in ids and graph_id(USER, prev) not in ids:
+            ids.append(graph_id(ANON, prev))  # the earlier id, whatever it was, is linked as anonymous
     return ids
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cdp_segmenter.logic.ids import clean_id
+from cdp_common.identity import clean_id
 
 SESSION_GAP_S = 30 * 60
 FORM_TRAIT_MAX = 200  # longer form values (messages) stay in the form, not in traits

@@ -1,4 +1,6 @@
-"""Identity values: normalization and the ids no one may be merged on."""
+"""The identity vocabulary, once for every service: the id namespaces of the identity
+graph (``anon:<anonymousId>``, ``user:<userId>``, ``email:<email>``), normalization, and
+the placeholder values no one may be identified or merged on."""
 
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ ILLEGAL = frozenset(
         "[]",
     }
 )
+ANON, USER, EMAIL = "anon", "user", "email"
+NAMESPACES = (ANON, USER, EMAIL)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -57,3 +61,27 @@ def normalize_email(value: object) -> str | None:
     if not _EMAIL.match(s) or len(s) > 254 or s.split("@", 1)[0] in ILLEGAL:
         return None
     return s
+
+
+def graph_id(namespace: str, value: str) -> str:
+    """``anon:abc``: a cleaned value in its namespace (``ANON``, ``USER``, ``EMAIL``)."""
+    return f"{namespace}:{value}"
+
+
+def namespace_of(identity: str) -> str:
+    return identity.split(":", 1)[0]
+
+
+def anon_id(value: object) -> str | None:
+    v = clean_id(value)
+    return graph_id(ANON, v) if v else None
+
+
+def user_id(value: object) -> str | None:
+    v = clean_id(value)
+    return graph_id(USER, v) if v else None
+
+
+def email_id(value: object) -> str | None:
+    e = normalize_email(value)
+    return graph_id(EMAIL, e) if e else None
