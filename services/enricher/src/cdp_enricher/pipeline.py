@@ -7,12 +7,13 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
 from cdp_common.events import EVENT_TYPES
 from cdp_common.identity import anon_id, email_id, user_id
+from cdp_common.wire import CampaignDoc, ClickDoc, DeviceDoc, EnrichedHitDoc, EnrichmentDoc, RawHitDoc, TraitHintDoc
 from cdp_enricher.logic import bots, channel, privacy, referrer
 from cdp_enricher.logic.campaign import CampaignConfig, attribute
 from cdp_enricher.logic.rules import CompiledRule, KvConvention, kv_traits, matching_traits
@@ -139,7 +140,8 @@ class Enricher:
             source_id = d.get("sourceId") if isinstance(d, dict) and isinstance(d.get("sourceId"), str) else None
             return Refused("invalid_record", problem, source_id)
 
-        ev: dict[str, Any] = d["event"]
+        hit = cast(RawHitDoc, d)  # _invalid checked the fields this step relies on
+        ev: dict[str, Any] = cast(dict[str, Any], hit["event"])
         aid, uid = ev.get("anonymousId"), ev.get("userId")
         if rules.suppressed and _suppressed(ev, aid, uid, rules.suppressed):
             return Dropped("suppressed")
@@ -155,7 +157,7 @@ class Enricher:
         campaign_ctx = ctx.get("campaign") if isinstance(ctx.get("campaign"), dict) else None
         attribution = attribute(query, campaign_ctx, rules.campaign)
         camp = attribution.campaign
-        ref = referrer.classify(ref_url, rules.internal_domains.get(d["sourceId"], ()))
+        ref = referrer.classify(ref_url, rules.internal_domains.get(hit["sourceId"], ()))
         chan = channel.classify(
             source=camp.get("source"),
             medium=camp.get("medium"),
@@ -178,7 +180,7 @@ class Enricher:
         if "ip" in ctx:
             ctx["ip"] = anon_ip  # the full address never leaves the enricher
 
-        traits: list[dict[str, Any]] = []
+        traits: list[TraitHintDoc] = []
         if bot_reason is None:
             fields = {**camp, "click_network": attribution.click_network, "channel": chan.value}
             hints = matching_traits(rules.rules, fields) + kv_traits(query, rules.kv)
@@ -188,24 +190,25 @@ class Enricher:
                     seen.add(name)
                     traits.append({"name": name, "value": value, "ruleId": rule_id})
 
-        enrichment = {
-            "campaign": camp,
-            "click": {"id": attribution.click_id, "network": attribution.click_network}
-            if attribution.click_id
-            else None,
+        click: ClickDoc | None = None
+        if attribution.click_id and attribution.click_network:
+            click = {"id": attribution.click_id, "network": attribution.click_network}
+        enrichment: EnrichmentDoc = {
+            "campaign": cast(CampaignDoc, camp),
+            "click": click,
             "channel": chan.value,
             "referrer": {"url": ref.url, "host": ref.host, "medium": ref.medium, "source": ref.source},
-            "device": device,
+            "device": cast(DeviceDoc, device),
             "bot": {"isBot": bot_reason is not None, "reason": bot_reason},
             "geo": {"country": country, "ip": anon_ip},
             "traits": traits,
         }
-        out = {
-            "event": ev,
-            "receivedAt": d["receivedAt"],
-            "sourceId": d["sourceId"],
+        out: EnrichedHitDoc = {
+            "event": hit["event"],
+            "receivedAt": hit["receivedAt"],
+            "sourceId": hit["sourceId"],
             "userAgent": ua,
-            "timestamp": d["timestamp"],
+            "timestamp": hit["timestamp"],
             "enrichment": enrichment,
         }
         key = str(aid or uid).encode()

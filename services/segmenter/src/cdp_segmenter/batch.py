@@ -26,6 +26,7 @@ import orjson
 from redis.asyncio import Redis
 
 from cdp_common.records import SegmentChange
+from cdp_common.wire import EnrichedHitDoc
 from cdp_segmenter import store
 from cdp_segmenter.logic.definitions import Definitions
 from cdp_segmenter.logic.evaluation import QUALIFIED, Outcome, evaluate_profile
@@ -40,7 +41,7 @@ from cdp_segmenter.readmodel import ReadModel
 class Hit:
     message_id: str
     ids: list[str]
-    doc: Mapping[str, Any]  # the enriched hit, camelCase as on the wire
+    doc: EnrichedHitDoc  # the enriched hit, as on the wire
     kafka_ts_ms: int | None = None
     received_s: float | None = None  # the collector's receipt (receivedAt), epoch seconds
     record: Any = field(default=None, compare=False, repr=False)  # where it came from

@@ -29,6 +29,7 @@ from cdp_common.metrics import M, build
 from cdp_common.redisio import make_redis
 from cdp_common.settings import CommonSettings, SegmenterSettings
 from cdp_common.stream import Emit, Output, Publish, Record, Reject
+from cdp_common.wire import EnrichedHitDoc
 from cdp_segmenter import store
 from cdp_segmenter.batch import Applied, Hit, PoisonHit, Topics, apply_batch, reevaluate
 from cdp_segmenter.logic.definitions import Definitions
@@ -84,7 +85,7 @@ def parse(rec: Record) -> Hit | str | tuple[str, str]:
     ids = event_ids(ev)
     if not ids:
         return ("no_usable_id", "no usable anonymousId, userId or email (placeholders like 'anonymous' are refused)")
-    return Hit(mid, ids, doc, rec.timestamp_ms, received, rec)
+    return Hit(mid, ids, cast(EnrichedHitDoc, doc), rec.timestamp_ms, received, rec)
 
 
 class SegmenterProcessor:

@@ -28,6 +28,7 @@ from cdp_common.settings import (
 )
 from cdp_common.stream import Emit, Output, Publish, Record, Reject
 from cdp_common.topics import Topic
+from cdp_common.wire import LeadDoc
 from cdp_syncer import store
 from cdp_syncer.delivery import Lane, Policy, deliver
 from cdp_syncer.destinations.base import Destination, Result
@@ -64,7 +65,7 @@ def build_destinations(settings: SyncerSettings) -> list[Destination]:
     return out
 
 
-def parse(rec: Record) -> Mapping[str, Any] | str:
+def parse(rec: Record) -> LeadDoc | str:
     """A lead, or why it is not one."""
     try:
         lead = orjson.loads(rec.value or b"")
@@ -77,7 +78,7 @@ def parse(rec: Record) -> Mapping[str, Any] | str:
             return f"lead without {k}"
     if not isinstance(lead["contact"], dict) or not lead["contact"].get("email"):
         return "lead without contact.email"
-    return cast(Mapping[str, Any], lead)
+    return cast(LeadDoc, lead)
 
 
 class SyncerProcessor:
