@@ -58,7 +58,8 @@ class ServiceProcess:
         raise TimeoutError(f"{self.name} not answering {status} at {url} (last: {last}):\n{self.log_tail()}")
 
     def log_tail(self, n: int = 40) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
 
     def stop(self, sig: int | None = None) -> None:

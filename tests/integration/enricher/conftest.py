@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 import httpx
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
 
 from cdp_common.topics import Topic
 from tests.helpers import RUNNERS, ServiceProcess, TopicTail, free_port, python_module, runner_env
@@ -84,9 +85,11 @@ class Enrichers:
             for p in self.procs:
                 if p.proc.poll() is not None:
                     raise RuntimeError(f"enricher exited with {p.proc.returncode}:\n{p.log_tail()}")
+            probes: dict[int, int] = {}
             for part in partitions:
                 hit = raw_hit(f"{marker}-{part}")
-                await producer.send_and_wait(Topic.HITS_RAW, orjson.dumps(hit), key=b"probe", partition=part)
+                meta = await producer.send_and_wait(Topic.HITS_RAW, orjson.dumps(hit), key=b"probe", partition=part)
+                probes[part] = meta.offset
             got = await enriched.collect(
                 lambda r: str(r["event"].get("anonymousId", "")).startswith(marker),
                 want=len(partitions),
@@ -94,9 +97,26 @@ class Enrichers:
                 settle=0,
             )
             if {r["event"]["anonymousId"] for r in got} >= {f"{marker}-{p}" for p in partitions}:
-                await asyncio.sleep(2.5)  # faust commits acked offsets every second
+                await self._wait_committed(probes, deadline)
                 return
         raise TimeoutError("enrichers did not start consuming:\n" + "\n".join(p.log_tail() for p in self.procs))
+
+    async def _wait_committed(self, probes: dict[int, int], deadline: float) -> None:
+        """The group has committed past every probe (commits run about once a second)."""
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.group, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            while time.monotonic() < deadline:
+                done = [
+                    (await consumer.committed(TopicPartition(Topic.HITS_RAW, part)) or 0) > offset
+                    for part, offset in probes.items()
+                ]
+                if all(done):
+                    return
+                await asyncio.sleep(0.2)
+        finally:
+            await consumer.stop()
+        raise TimeoutError(f"group {self.group} did not commit past the probes {probes}")
 
     def stop(self) -> None:
         for p in self.procs:

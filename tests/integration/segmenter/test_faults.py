@@ -156,7 +156,7 @@ async def test_postgres_and_redis_restarts_during_traffic_lose_nothing_and_need_
 ) -> None:
     pg, rd = stores
     run = uuid.uuid4().hex[:8]
-    pages = 12 + 8 * CYCLES
+    pages = int(2 * CYCLES * (DOWN_S + 2) / 0.25) + 8  # traffic outlasts every outage
     journeys = visitors(run, 30, pages)
     proc = segmenters.start(CDP_PG_DSN=pg.dsn, CDP_REDIS_URL=rd.url, CDP_SEGMENTER_BATCH_SIZE="100")
     port = segmenters.ports[-1]

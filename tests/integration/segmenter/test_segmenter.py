@@ -372,6 +372,7 @@ async def test_a_killed_segmenter_restarts_without_losing_or_double_counting(
     await segmenters.wait_counter(300, "cdp_segmenter_records_total", outcome="applied", reason="ok")
     proc.stop(signal.SIGKILL)
     killed = asyncio.get_running_loop().time()
+    segmenters.procs.remove(proc)  # gone on purpose; its metrics port stays index 0
     segmenters.start()
     await send(producer, segmenters.topic, Journey(f"kill-{run}-after", datetime.now(UTC)).page("/after").hits)
     # the replacement is processing again within 15 s of the kill (the session timeout is 6 s)

@@ -75,6 +75,14 @@ def create_app(
         health.set("ok")
         started.set()
 
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]  # faust types the signal loosely
+    async def _stopping(app: faust.App, *args: Any, **kwargs: Any) -> None:
+        runtime.stopping = True  # a batch still failing is abandoned (uncommitted), not retried
+        health.set("stopping")
+        await processor.stop()
+        if ops:
+            await ops.stop()
+
     @app.agent(source)
     async def process(stream: Any) -> None:
         await started.wait()
