@@ -62,6 +62,8 @@ class AioConsumer:
             heartbeat_interval_ms=max(1000, int(config.session_timeout_s * 1000) // 3),
             max_poll_interval_ms=int(config.max_poll_interval_s * 1000),
             max_partition_fetch_bytes=config.max_partition_fetch_bytes,
+            fetch_min_bytes=config.fetch_min_bytes,
+            fetch_max_wait_ms=config.fetch_max_wait_ms,
             fetch_max_bytes=16 * 1024 * 1024,
         )
 

@@ -38,6 +38,9 @@ class ConsumerConfig:
     session_timeout_s: float = 6.0  # a crashed member's partitions move after 6 s (the broker's minimum)
     max_poll_interval_s: float = 300.0
     max_partition_fetch_bytes: int = 4 * 1024 * 1024
+    # how long the broker may hold a fetch to gather fetch_min_bytes: fewer, fuller fetches
+    fetch_min_bytes: int = 1
+    fetch_max_wait_ms: int = 500
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,6 +155,8 @@ class ConfluentConsumer:
                 "heartbeat.interval.ms": max(1000, int(c.session_timeout_s * 1000) // 3),
                 "max.poll.interval.ms": int(c.max_poll_interval_s * 1000),
                 "max.partition.fetch.bytes": c.max_partition_fetch_bytes,
+                "fetch.min.bytes": c.fetch_min_bytes,
+                "fetch.wait.max.ms": c.fetch_max_wait_ms,
                 "socket.nagle.disable": True,
                 "logger": logging.getLogger("librdkafka.consumer"),
             }
