@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from cdp_common.topics import Topic
-from tests.helpers import TopicTail
+from tests.helpers import TopicTail, runner_env
 from tests.integration.syncer.conftest import Sandbox, Syncers, make_lead, send_leads, until
 
 pytestmark = pytest.mark.integration
@@ -65,18 +65,19 @@ async def test_every_lead_arrives_once_per_email_under_5xx_429_bursts_and_latenc
     assert "First touch: Paid Social / linkedin / ceo-automotive-q4" in hub["cdp_behaviour_summary"]
 
 
+@pytest.mark.parametrize("runner", ["confluent", "faust"])
 async def test_kill_9_mid_delivery_loses_nothing_and_no_older_version_wins(
-    syncers: Syncers, sandbox: Sandbox, producer
+    syncers: Syncers, sandbox: Sandbox, producer, runner: str
 ) -> None:
     tag = uuid.uuid4().hex[:6]
     leads, newest = journey_leads(200, tag, seed=5)
     sandbox.faults(latency_s=0.5, error_rate=0.1)
-    proc = syncers.start(CDP_SYNC_BATCH_SIZE="50")
+    proc = syncers.start(CDP_SYNC_BATCH_SIZE="50", **runner_env("CDP_SYNC", runner))
     await send_leads(producer, syncers.topic, leads)
     await until(lambda: len(sandbox.contacts("hubspot")) >= 20, within=60, every=0.1)
     proc.stop(signal.SIGKILL)
     assert len(sandbox.contacts("hubspot")) < len(newest)  # killed mid-delivery
-    syncers.start()
+    syncers.start(**runner_env("CDP_SYNC", runner))
     for system in ("hubspot", "mautic", "webhook"):
         await until(lambda system=system: newest_versions(sandbox.contacts(system), system) == newest, within=180)
     assert sandbox.stats()["regressions"] == 0
