@@ -688,6 +688,11 @@ def table(r: dict[str, Any]) -> str:
         cpu = x["max"]["cpu_percent"]
         parts = ", ".join(f"{k} {v}%" for k, v in cpu.items())
         lines.append(f"- {x['instances']} x each ({x['runner']} runner): {parts}; total {sum(cpu.values())}%")
+    lines += ["", "The same as CPU microseconds per event (share of a core / events per second):", ""]
+    for x in r["runs"]:
+        per_event = cpu_us_per_event(x["max"])
+        parts = ", ".join(f"{k} {v:.0f}" for k, v in per_event.items())
+        lines.append(f"- {x['instances']} x each ({x['runner']} runner): {parts}; total {sum(per_event.values()):.0f} µs")
     if len(r["runs"]) > 1:
         a, b = r["runs"][0]["max"]["events_per_s"], r["runs"][1]["max"]["events_per_s"]
         lines += [
@@ -702,6 +707,12 @@ def table(r: dict[str, Any]) -> str:
         "exact per lead (sandbox `arrivedAt` minus the time the batch with the contact form was written).",
     ]
     return "\n".join(lines)
+
+
+def cpu_us_per_event(step: dict[str, Any]) -> dict[str, float]:
+    """Each part's CPU per event in a step: percent of one core -> µs per event."""
+    rate = step["events_per_s"] or 1
+    return {k: v / 100 * 1e6 / rate for k, v in step["cpu_percent"].items()}
 
 
 def main() -> None:
