@@ -692,7 +692,9 @@ def table(r: dict[str, Any]) -> str:
     for x in r["runs"]:
         per_event = cpu_us_per_event(x["max"])
         parts = ", ".join(f"{k} {v:.0f}" for k, v in per_event.items())
-        lines.append(f"- {x['instances']} x each ({x['runner']} runner): {parts}; total {sum(per_event.values()):.0f} µs")
+        lines.append(
+            f"- {x['instances']} x each ({x['runner']} runner): {parts}; total {sum(per_event.values()):.0f} µs"
+        )
     if len(r["runs"]) > 1:
         a, b = r["runs"][0]["max"]["events_per_s"], r["runs"][1]["max"]["events_per_s"]
         lines += [

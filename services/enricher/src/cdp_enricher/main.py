@@ -14,15 +14,9 @@ def main() -> None:
     settings = EnricherSettings()
     configure_logging(env=common.env, level=common.log_level)
     processor = EnricherProcessor(common, settings)
-    options = stream.StreamOptions(
-        group_id=settings.group_id,
-        input_topic=settings.input_topic,
-        batch_size=settings.batch_size,
-        batch_within_s=settings.batch_within_s,
-        auto_offset_reset=settings.auto_offset_reset,
-        metrics_port=settings.metrics_port or None,
+    options = stream.options_of(
+        settings,
         read_committed=False,  # the collector does not write transactionally
-        runner=settings.runner,
     )
     stream.run(processor, common, options, processor.registry)
 

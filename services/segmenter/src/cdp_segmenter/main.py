@@ -15,15 +15,7 @@ def main() -> None:
     settings = SegmenterSettings()
     configure_logging(env=common.env, level=common.log_level)
     processor = SegmenterProcessor(common, settings)
-    options = stream.StreamOptions(
-        group_id=settings.group_id,
-        input_topic=settings.input_topic,
-        batch_size=settings.batch_size,
-        batch_within_s=settings.batch_within_s,
-        auto_offset_reset=settings.auto_offset_reset,
-        metrics_port=settings.metrics_port or None,
-        runner=settings.runner,
-    )
+    options = stream.options_of(settings)
     stream.run(processor, common, options, processor.registry)
 
 

@@ -14,16 +14,10 @@ def main() -> None:
     settings = SyncerSettings()
     configure_logging(env=common.env, level=common.log_level)
     processor = SyncerProcessor(common, settings)
-    options = stream.StreamOptions(
-        group_id=settings.group_id,
-        input_topic=settings.input_topic,
-        batch_size=settings.batch_size,
-        batch_within_s=settings.batch_within_s,
-        auto_offset_reset=settings.auto_offset_reset,
-        metrics_port=settings.metrics_port or None,
-        # a batch may take minutes while a destination is down: stay in the group meanwhile
+    options = stream.options_of(
+        settings,
+        # a batch may stay in delivery for minutes while a destination is down: stay in the group
         max_poll_interval_s=min(86_400.0, max(300.0, settings.max_age_s + 60.0)),  # librdkafka: at most a day
-        runner=settings.runner,
     )
     stream.run(processor, common, options, processor.registry)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from prometheus_client import CollectorRegistry
 
@@ -13,7 +13,7 @@ from cdp_common.settings import CommonSettings
 from cdp_common.stream.client import ConsumerConfig, ProducerConfig
 from cdp_common.stream.types import Emit, Fatal, Output, Processor, Publish, Record, Reject
 
-__all__ = ["Emit", "Fatal", "Output", "Processor", "Publish", "Record", "Reject", "StreamOptions", "run"]
+__all__ = ["Emit", "Fatal", "Output", "Processor", "Publish", "Record", "Reject", "StreamOptions", "options_of", "run"]
 
 Runner = Literal["engine", "faust"]
 
@@ -31,6 +31,40 @@ class StreamOptions:
     read_committed: bool = True
     max_poll_interval_s: float = 300.0
     runner: Runner = "engine"
+
+
+class ProcessorSettings(Protocol):
+    """What every processor's settings class has (``EnricherSettings``, ``SegmenterSettings``,
+    ``SyncerSettings``)."""
+
+    @property
+    def group_id(self) -> str: ...
+    @property
+    def input_topic(self) -> str: ...
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def batch_within_s(self) -> float: ...
+    @property
+    def auto_offset_reset(self) -> str: ...
+    @property
+    def metrics_port(self) -> int: ...
+    @property
+    def runner(self) -> Runner: ...
+
+
+def options_of(settings: ProcessorSettings, **overrides: Any) -> StreamOptions:
+    """A processor's ``StreamOptions`` from its settings (``metrics_port`` 0 disables it)."""
+    base: dict[str, Any] = {
+        "group_id": settings.group_id,
+        "input_topic": settings.input_topic,
+        "batch_size": settings.batch_size,
+        "batch_within_s": settings.batch_within_s,
+        "auto_offset_reset": settings.auto_offset_reset,
+        "metrics_port": settings.metrics_port or None,
+        "runner": settings.runner,
+    }
+    return StreamOptions(**{**base, **overrides})
 
 
 def run(processor: Processor, common: CommonSettings, options: StreamOptions, registry: CollectorRegistry) -> None:
