@@ -87,6 +87,17 @@ def runner_env(prefix: str, runner: str) -> dict[str, str]:
     return {f"{prefix}_RUNNER": "engine", "CDP_KAFKA_CLIENT": runner}
 
 
+async def wait_for(check: Callable[[], Any], within: float = 30, what: str = "condition") -> None:
+    """Until ``await check()`` is true, polling; fails with ``what`` after ``within`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while loop.time() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{what}: not within {within}s")
+
+
 def python_module(module: str) -> list[str]:
     return [sys.executable, "-m", module]
 

@@ -22,7 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, wait_for
 from tests.integration.faults.infra import PrivatePostgres, PrivateRedis
 from tests.integration.segmenter.conftest import DEMO_DEFINITIONS, Journey, Segmenters, send
 
@@ -100,16 +100,6 @@ async def health(port: int) -> int:
         return 0
 
 
-async def until(check: Any, within: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while loop.time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{what}: not within {within}s")
-
-
 async def test_sigterm_during_traffic_exits_0_with_what_it_applied_committed(
     segmenters: Segmenters, producer: Any, settings: Any, runner: str, pg: asyncpg.Connection
 ) -> None:
@@ -134,7 +124,7 @@ async def test_sigterm_during_traffic_exits_0_with_what_it_applied_committed(
     else:
         assert committed == applied  # everything applied is committed, nothing more
     segmenters.start()  # the rest, exactly once
-    await until(
+    await wait_for(
         lambda: _all_equal(settings.pg_dsn.get_secret_value(), journeys, 50), within=90, what="every page counted once"
     )
 
@@ -160,7 +150,7 @@ async def test_postgres_and_redis_restarts_during_traffic_lose_nothing_and_need_
     journeys = visitors(run, 30, pages)
     proc = segmenters.start(CDP_PG_DSN=pg.dsn, CDP_REDIS_URL=rd.url, CDP_SEGMENTER_BATCH_SIZE="100")
     port = segmenters.ports[-1]
-    await until(lambda: _is(health(port), 200), within=60, what="segmenter healthy")
+    await wait_for(lambda: _is(health(port), 200), within=60, what="segmenter healthy")
 
     rounds = [[j.hits[k] for j in journeys] for k in range(pages)]
     sent = asyncio.Event()
@@ -194,14 +184,14 @@ async def test_postgres_and_redis_restarts_during_traffic_lose_nothing_and_need_
     finally:
         feeding.cancel()
 
-    await until(lambda: _all_equal(pg.dsn, journeys, pages), within=90, what="every page counted exactly once")
+    await wait_for(lambda: _all_equal(pg.dsn, journeys, pages), within=90, what="every page counted exactly once")
 
     async def caught_up() -> bool:
         committed, end = await committed_and_end(settings.kafka_bootstrap, segmenters.group, segmenters.topic)
         return committed == end
 
-    await until(caught_up, within=30, what="lag back to zero")
-    await until(lambda: _is(health(port), 200), within=30, what="healthy again")
+    await wait_for(caught_up, within=30, what="lag back to zero")
+    await wait_for(lambda: _is(health(port), 200), within=30, what="healthy again")
     assert proc.proc.poll() is None  # never restarted by hand
     retries = segmenters.counter("cdp_stream_retries_total", stage="segmenter", step="process")
     assert retries > 0

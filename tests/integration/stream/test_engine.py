@@ -22,7 +22,7 @@ from cdp_common.stream import Emit, Output, Publish, Record, Reject
 from cdp_common.stream.client import ConsumerConfig, ProducerConfig
 from cdp_common.stream.engine import Engine, EngineConfig
 from cdp_common.topics import TopicSpec
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -136,16 +136,6 @@ async def committed(settings, group: str, topic: str, partitions: int = 2) -> li
         await c.stop()
 
 
-async def until(check, within: float = 30, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while loop.time() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{what} not met within {within}s")
-
-
 @pytest.fixture
 async def running() -> AsyncIterator[list[tuple[Engine, asyncio.Task[int]]]]:
     started: list[tuple[Engine, asyncio.Task[int]]] = []
@@ -177,7 +167,7 @@ async def test_every_record_has_one_outcome_and_rejects_keep_their_origin(settin
         assert r["stage"] == "enricher" and r["reason"] == "malformed" and r["sourceTopic"] == source
         assert r["sourcePartition"] == 0
         assert base64.b64decode(r["original"]) == (values[r["sourceOffset"]] or b"")
-    await until(lambda: _true(sum(proc.durable) == len(values)), what="after_durable for every record")
+    await wait_for(lambda: _true(sum(proc.durable) == len(values)), what="after_durable for every record")
     assert engine.health.status == "ok"
 
 
@@ -193,8 +183,8 @@ async def test_offsets_wait_for_the_interval_then_move_on_revoke_and_idle(settin
     await produce(settings, source, [f"m{i}".encode() for i in range(20)])
     first = Upper(out, rejected)
     start(running, first, config(settings, client, source, group, commit_interval_s=3600))
-    await until(lambda: _true(len(first.seen) == 20), what="first member read all")
-    await until(lambda: _true(sum(first.durable) == 20), what="first member finished all")
+    await wait_for(lambda: _true(len(first.seen) == 20), what="first member read all")
+    await wait_for(lambda: _true(sum(first.durable) == 20), what="first member finished all")
     assert await committed(settings, group, source) == [None, None]
 
     second = Upper(out, rejected)
@@ -203,11 +193,11 @@ async def test_offsets_wait_for_the_interval_then_move_on_revoke_and_idle(settin
     async def both_committed() -> bool:
         return sum(x or 0 for x in await committed(settings, group, source)) == 20
 
-    await until(both_committed, within=40, what="commit on revoke")
-    await until(lambda: _true(bool(joined.consumer.assignment())), what="the newcomer owns a partition")
+    await wait_for(both_committed, within=40, what="commit on revoke")
+    await wait_for(lambda: _true(bool(joined.consumer.assignment())), what="the newcomer owns a partition")
     for partition in (0, 1):  # both members get some
         await produce(settings, source, [b"after"] * 2, partition=partition)
-    await until(lambda: _true(len(first.seen) + len(second.seen) == 24), what="new records read")
+    await wait_for(lambda: _true(len(first.seen) + len(second.seen) == 24), what="new records read")
     assert second.seen and all(r.value == b"after" for r in second.seen)  # nothing re-read
 
     # an idle member commits what it applied within the interval
@@ -220,7 +210,7 @@ async def test_offsets_wait_for_the_interval_then_move_on_revoke_and_idle(settin
     async def idle_committed() -> bool:
         return sum(x or 0 for x in await committed(settings, group2, source2)) == 10
 
-    await until(idle_committed, what="idle member committed")
+    await wait_for(idle_committed, what="idle member committed")
 
 
 async def test_a_store_outage_retries_the_batch_reports_degraded_and_commits_nothing_meanwhile(  # type: ignore[no-untyped-def]
@@ -242,7 +232,7 @@ async def test_a_store_outage_retries_the_batch_reports_degraded_and_commits_not
     async def degraded() -> bool:
         return proc.calls >= 3 and (await health())[0] == 503
 
-    await until(degraded, what="health 503 while failing")
+    await wait_for(degraded, what="health 503 while failing")
     _, doc = await health()
     assert doc["status"] == "degraded" and "store is down" in doc["detail"]
     async with httpx.AsyncClient() as h:
@@ -256,10 +246,10 @@ async def test_a_store_outage_retries_the_batch_reports_degraded_and_commits_not
     async def recovered() -> bool:
         return (await health())[0] == 200 and sum(proc.durable) == 10
 
-    await until(recovered, what="recovery")
+    await wait_for(recovered, what="recovery")
     emitted = await read_all(settings, out, want=10)
     assert sorted(v for _, _, v in emitted) == sorted(f"M{i}".encode() for i in range(10))  # each exactly once
-    await until(lambda: _committed_is(settings, group, source, [None, 10]), what="commit after recovery")
+    await wait_for(lambda: _committed_is(settings, group, source, [None, 10]), what="commit after recovery")
     assert engine.health.status == "ok"
 
 
@@ -272,7 +262,7 @@ async def test_background_publishing_and_lag_metrics(settings, client: str, runn
     port = free_port()
     proc = Upper(out, rejected)
     start(running, proc, config(settings, client, source, f"g-{uuid.uuid4().hex[:6]}", metrics_port=port))
-    await until(lambda: _true(proc.publish is not None), what="processor started")
+    await wait_for(lambda: _true(proc.publish is not None), what="processor started")
     assert proc.publish is not None
     await proc.publish([Emit(out, b"k", b"background")])
     await produce(settings, source, [b"x"] * 5, partition=0)
@@ -285,7 +275,7 @@ async def test_background_publishing_and_lag_metrics(settings, client: str, runn
         line = f'cdp_stream_consumer_lag{{partition="0",stage="enricher",topic="{source}"}} 0.0'
         return line in text and 'cdp_stream_records_in_total{stage="enricher"} 5.0' in text
 
-    await until(lag_zero, what="lag 0 and 5 records in")
+    await wait_for(lag_zero, what="lag 0 and 5 records in")
 
 
 async def test_members_joining_and_leaving_during_traffic_lose_nothing_double_nothing_and_keep_key_order(  # type: ignore[no-untyped-def]
@@ -314,7 +304,7 @@ async def test_members_joining_and_leaving_during_traffic_lose_nothing_double_no
                 joined = start(running, second, config(settings, client, source, group, commit_interval_s=0.5))
             if n == 2 * total // 3:
                 assert joined is not None
-                await until(lambda m=joined: _true(bool(m.consumer.assignment())), what="the second member joined")
+                await wait_for(lambda m=joined: _true(bool(m.consumer.assignment())), what="the second member joined")
                 first_engine.stop()  # leaves the group: its partitions move to the second
         await p.flush()
     finally:
