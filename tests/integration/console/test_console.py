@@ -197,13 +197,17 @@ async def test_card_report_personalization_erasure_and_auth(
     assert src.status_code == 201, src.text
     row_key = src.json()["writeKey"]
     assert console.call("POST", "/v1/sources", json={"name": "Not A Name!"}).status_code == 422
-    await asyncio.sleep(1.5)  # the console refreshes sources and slots every second here
-    p = httpx.get(
-        f"{console.url}/v1/personalize",
-        params={"anonymousId": f"{tag}-v3", "writeKey": row_key, "slot": f"hero-{tag}"},
-        headers={"origin": "https://www.example.com"},
-        timeout=5,
-    )
+
+    async def personalized() -> httpx.Response | None:
+        r = httpx.get(
+            f"{console.url}/v1/personalize",
+            params={"anonymousId": f"{tag}-v3", "writeKey": row_key, "slot": f"hero-{tag}"},
+            headers={"origin": "https://www.example.com"},
+            timeout=5,
+        )
+        return r if r.status_code == 200 and r.json()["variants"] else None
+
+    p = await _until(personalized)  # the console refreshes sources and slots every second
     assert p.status_code == 200 and p.headers["access-control-allow-origin"] == "https://www.example.com"
     assert p.json()["variants"] == {f"hero-{tag}": "fleet-roi"} and "automotive-ceos" in p.json()["segments"]
     unknown = httpx.get(
@@ -270,16 +274,21 @@ async def test_pages_search_a_profile_open_the_card_and_see_the_campaign_chart(
     await send(producer, segmenters.topic, j.hits)
     await _until(lambda: pg.fetchval("SELECT count(*) FROM identities WHERE id = $1", f"email:{email}"))
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def shown(by: str, what: str) -> Any:
+        return WebDriverWait(browser, 15).until(ec.presence_of_element_located((by, what)))
 
     browser.get(f"{console.url}/ui?token={console.read}")
-    box = browser.find_element(By.ID, "q")
+    box = shown(By.ID, "q")
     box.send_keys(email)
-    browser.find_element(By.ID, "search").click()
-    assert browser.find_element(By.ID, "stage").text == "mql"
-    assert "automotive-ceos" in browser.find_element(By.ID, "segments").text
+    shown(By.ID, "search").click()
+    assert shown(By.ID, "stage").text == "mql"
+    assert "automotive-ceos" in shown(By.ID, "segments").text
     assert "linkedin-ceo-automotive" in browser.page_source and f"ceo-automotive-{tag}" in browser.page_source
     browser.get(f"{console.url}/ui/campaigns?by=campaign&days=7")
-    assert browser.find_element(By.ID, "chart").is_displayed()
+    assert shown(By.ID, "chart").is_displayed()
     assert f"ceo-automotive-{tag}" in browser.page_source
     assert len(browser.find_elements(By.CSS_SELECTOR, "rect.bar-visitors")) >= 1
 
@@ -293,7 +302,12 @@ async def test_pages_search_a_profile_open_the_card_and_see_the_campaign_chart(
         ).status_code
         == 200
     )
-    await asyncio.sleep(1.5)  # the console's refresh interval here
+
+    async def source_known() -> bool:
+        r = httpx.get(f"{console.url}/v1/personalize", params={"anonymousId": "x", "writeKey": src["writeKey"]})
+        return r.status_code == 200
+
+    await _until(source_known)  # the console refreshes sources and slots every second
     tag_js = (ROOT / "services/collector/src/cdp_collector/static/tag.js").read_text()
     browser.get(f"{console.url}/healthz")
     browser.execute_script(
