@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
@@ -85,20 +87,33 @@ async def test_two_instances_share_the_partitions_and_process_every_record(
     enrichers.start()
     enrichers.start()
     await enrichers.wait_consuming(producer, enriched)
-    await asyncio.sleep(3)  # let the second member join and the group settle
-    await enrichers.wait_consuming(producer, enriched)
+
+    def processed() -> list[float]:
+        counts = []
+        for i in range(2):
+            try:
+                text = enrichers.metrics(i)
+            except httpx.ConnectError:  # not serving yet: still starting
+                text = ""
+            counts.append(
+                sum(float(ln.split()[-1]) for ln in text.splitlines() if ln.startswith("cdp_enricher_records_total{"))
+            )
+        return counts
+
     run = f"two-{uuid.uuid4().hex[:6]}"
-    hits = [raw_hit(f"{run}-{i % 97}") for i in range(3000)]  # 97 visitors spread over every partition
-    await send(producer, hits)
-    got = await enriched.collect(by_anon(run), want=len(hits), within=60)
-    assert {h["event"]["messageId"] for h in hits} <= {g["event"]["messageId"] for g in got}
-    counts = []
-    for i in range(2):
-        text = enrichers.metrics(i)
-        counts.append(
-            sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("cdp_enricher_records_total{"))
-        )
-    assert all(c > 0 for c in counts), f"each instance must have processed records: {counts}"
+    deadline = asyncio.get_running_loop().time() + 60
+    # waves of 1,000 hits over 97 visitors (every partition) until the group has settled
+    # with both members taking a share; every hit of every wave must come out
+    for wave_no in itertools.count():
+        before = processed()
+        wave = [raw_hit(f"{run}-w{wave_no}-{i % 97}") for i in range(1000)]
+        await send(producer, wave)
+        got = await enriched.collect(by_anon(f"{run}-w{wave_no}-"), want=len(wave), within=60)
+        assert {h["event"]["messageId"] for h in wave} <= {g["event"]["messageId"] for g in got}
+        after = processed()
+        if all(a > b for a, b in zip(after, before, strict=True)) or asyncio.get_running_loop().time() > deadline:
+            break
+    assert all(a > b for a, b in zip(after, before, strict=True)), f"each instance must take records: {after}"
 
 
 async def test_kill_9_mid_stream_then_restart_loses_nothing(
