@@ -65,6 +65,7 @@ logs:
 
 test: install infra-up
 	@bash deploy/local/browser.sh
+	@bash deploy/local/clients.sh
 	@$(BIN)/cdp migrate
 	@$(BIN)/cdp topics >/dev/null
 	$(BIN)/pytest

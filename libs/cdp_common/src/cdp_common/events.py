@@ -79,6 +79,17 @@ class EventBase(Wire):
     context: Context = Field(default_factory=Context)
     integrations: dict[str, Any] | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_ids_are_absent(cls, data: Any) -> Any:
+        """``"userId": ""`` (RudderStack's SDKs before identify) or ``null`` means no id."""
+        if isinstance(data, dict):
+            for key in ("userId", "anonymousId"):
+                value = data.get(key, 0)
+                if value is None or (isinstance(value, str) and not value.strip()):
+                    data = {k: v for k, v in data.items() if k != key}
+        return data
+
     @model_validator(mode="after")
     def _needs_an_identity(self) -> EventBase:
         if self.anonymous_id is None and self.user_id is None:

@@ -73,6 +73,9 @@ class CollectorSettings(BaseSettings):
     max_event_bytes: int = 32 * 1024
     max_request_bytes: int = 500 * 1024
     sources_refresh_s: float = Field(default=5.0, gt=0, le=10)
+    # Where browsers reach the collector (https://collect.example.com), written into the SDK
+    # settings documents (analytics-next's apiHost); unset: the Host of each request
+    public_url: str | None = None
     # topics (defaults: the pipeline's; other values serve benchmarks and side environments)
     raw_topic: str = Topic.HITS_RAW.value
     rejected_topic: str = Topic.HITS_REJECTED.value

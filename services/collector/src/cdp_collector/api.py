@@ -13,9 +13,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from cdp_collector.edge import Edge, EdgeConfig
 from cdp_collector.logic.clientip import parse_trusted
 from cdp_collector.logic.ingest import Limits
+from cdp_collector.logic.sdk_config import PublicUrl
 from cdp_collector.metrics import CollectorMetrics
 from cdp_collector.openapi import ingestion_openapi
 from cdp_collector.publisher import Publisher
+from cdp_collector.sdk_routes import SdkConfigRoutes
 from cdp_collector.sources import SourceCache
 from cdp_collector.tag import TagAsset
 from cdp_common.pg import create_pool
@@ -103,12 +105,21 @@ def create_app(common: CommonSettings, settings: CollectorSettings) -> Edge:
 
     app.openapi = openapi  # type: ignore[method-assign]
 
+    trusted = parse_trusted(settings.trusted_proxies)
+    sdk_config = SdkConfigRoutes(
+        sources=sources,
+        metrics=metrics,
+        public_url=PublicUrl.parse(settings.public_url) if settings.public_url else None,
+        trusted_proxies=trusted,
+    )
     config = EdgeConfig(
         limits=Limits(max_event_bytes=settings.max_event_bytes, max_request_bytes=settings.max_request_bytes),
-        trusted_proxies=parse_trusted(settings.trusted_proxies),
+        trusted_proxies=trusted,
         cookie_secure=settings.cookie_secure,
         cookie_domain=settings.cookie_domain,
         raw_topic=settings.raw_topic,
         rejected_topic=settings.rejected_topic,
     )
-    return Edge(config=config, sources=sources, publisher=publisher, metrics=metrics, fallback=app)
+    return Edge(
+        config=config, sources=sources, publisher=publisher, metrics=metrics, fallback=app, sdk_config=sdk_config
+    )

@@ -8,13 +8,11 @@ through to the FastAPI app. The routes are documented in the OpenAPI schema by `
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -33,9 +31,12 @@ from cdp_collector.logic.ingest import (
     write_key_of,
 )
 from cdp_collector.logic.pixel import pixel_event
+from cdp_collector.logic.sdk_config import allowed_request_headers
 from cdp_collector.metrics import CollectorMetrics
 from cdp_collector.publisher import Publisher, PublishError
+from cdp_collector.sdk_routes import SdkConfigRoutes, route_of
 from cdp_collector.sources import SourceCache
+from cdp_collector.web import ASGIApp, Receive, Scope, Send, answer, basic_user, cors_headers, origin_allowed
 from cdp_common.jsonio import dump_model
 from cdp_common.records import Rejected
 from cdp_common.sources import Source
@@ -43,13 +44,14 @@ from cdp_common.topics import Topic
 
 logger = logging.getLogger(__name__)
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-EVENT_ROUTES = {f"/v1/{k}": k for k in ("batch", "track", "page", "identify", "alias", "screen", "group")}
+_KINDS = ("batch", "track", "page", "identify", "alias", "screen", "group")
+# Segment's long paths; analytics-next's one-letter ones (/v1/t, /v1/p, ..., /v1/b);
+# RudderStack's beacon path (write key in the query: sendBeacon sets no headers)
+EVENT_ROUTES = {
+    **{f"/v1/{k}": k for k in _KINDS},
+    **{f"/v1/{k[0]}": k for k in _KINDS},
+    "/beacon/v1/batch": "batch",
+}
 PIXEL_ROUTES = {"/pixel/v1/page": "page", "/pixel/v1/track": "track"}
 
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -80,17 +82,6 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
     return dict(scope["headers"])
 
 
-def _basic_user(authorization: bytes | None) -> str | None:
-    """The write key is the HTTP Basic username (Segment's convention)."""
-    if not authorization or authorization[:6].lower() != b"basic ":
-        return None
-    try:
-        user, _, _ = base64.b64decode(authorization[6:].strip(), validate=True).partition(b":")
-        return user.decode() or None
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-
-
 def _cookie(header: bytes | None, name: str) -> str | None:
     if not header:
         return None
@@ -101,8 +92,14 @@ def _cookie(header: bytes | None, name: str) -> str | None:
     return None
 
 
-def _origin_allowed(source: Source, origin: str) -> bool:
-    return origin in source.origins or "*" in source.origins
+def _query_write_key(scope: Scope) -> str | None:
+    query: bytes = scope.get("query_string", b"")
+    if b"writeKey=" not in query:
+        return None
+    for k, v in parse_qsl(query.decode("latin-1")):
+        if k == "writeKey" and v:
+            return v
+    return None
 
 
 class Edge:
@@ -114,6 +111,7 @@ class Edge:
         publisher: Publisher,
         metrics: CollectorMetrics,
         fallback: ASGIApp,
+        sdk_config: SdkConfigRoutes | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
@@ -122,6 +120,7 @@ class Edge:
         self.publisher = publisher
         self.metrics = metrics
         self.fallback = fallback
+        self.sdk_config = sdk_config
         self.clock = clock
         self.new_id = new_id
 
@@ -142,14 +141,15 @@ class Edge:
             if method == "GET":
                 return await self._pixel(kind, scope, send)
             return await self._not_allowed(path, "GET", send)
+        sdk_route = route_of(path) if self.sdk_config is not None else None
+        if sdk_route is not None and self.sdk_config is not None:
+            return await self.sdk_config(sdk_route, scope, send, receive)
         return await self.fallback(scope, receive, send)
 
     # ---- answers ------------------------------------------------------------------------
 
     async def _answer(self, send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await answer(send, status, body, headers)
 
     async def _refuse(self, route: str, refusal: Refusal, send: Send, cors: list[tuple[bytes, bytes]]) -> None:
         self.metrics.request(route, refusal.status)
@@ -167,31 +167,24 @@ class Edge:
         body = orjson.dumps({"error": "method_not_allowed", "message": f"use {allow}"})
         await self._answer(send, 405, body, [_JSON, (b"allow", allow.encode())])
 
-    def _cors(self, origin: bytes | None) -> list[tuple[bytes, bytes]]:
-        if not origin:
-            return []
-        return [
-            (b"access-control-allow-origin", origin),
-            (b"access-control-allow-credentials", b"true"),
-            (b"vary", b"Origin"),
-        ]
-
     async def _preflight(self, route: str, scope: Scope, send: Send) -> None:
         """A preflight carries no write key, so any source's allowed origin passes it; the
         real request is then checked against its own source."""
-        origin = _headers(scope).get(b"origin")
+        headers = _headers(scope)
+        origin = headers.get(b"origin")
         if not origin or not self.sources.origin_known(origin.decode("latin-1")):
             self.metrics.request(route, 403)
             body = orjson.dumps({"error": "origin_not_allowed", "message": "this origin is not allowed"})
             return await self._answer(send, 403, body, [_JSON])
         self.metrics.request(route, 204)
-        headers = [
-            *self._cors(origin),
+        requested = headers.get(b"access-control-request-headers", b"")
+        grant = [
+            *cors_headers(origin),
             (b"access-control-allow-methods", b"POST, GET, OPTIONS"),
-            (b"access-control-allow-headers", b"content-type, authorization, content-encoding"),
+            (b"access-control-allow-headers", allowed_request_headers(requested.decode("latin-1")).encode()),
             (b"access-control-max-age", b"86400"),
         ]
-        await self._answer(send, 204, b"", headers)
+        await self._answer(send, 204, b"", grant)
 
     # ---- POST /v1/* ---------------------------------------------------------------------
 
@@ -221,7 +214,7 @@ class Edge:
         if not self.sources.loaded:
             return await self._unavailable(route, "sources_not_loaded", send, [])
 
-        header_key = _basic_user(headers.get(b"authorization"))
+        header_key = basic_user(headers.get(b"authorization")) or _query_write_key(scope)
         source = self.sources.by_write_key(header_key) if header_key else None
         if header_key and source is None:
             return await self._refuse(route, errors.unauthorized("unknown write key"), send, [])
@@ -255,9 +248,9 @@ class Edge:
 
         cors: list[tuple[bytes, bytes]] = []
         if origin:
-            if not _origin_allowed(source, origin.decode("latin-1")):
+            if not origin_allowed(source, origin.decode("latin-1")):
                 return await self._refuse(route, errors.forbidden_origin(origin.decode("latin-1")), send, [])
-            cors = self._cors(origin)
+            cors = cors_headers(origin)
 
         events = events_of(payload, kind)
         if isinstance(events, Refusal):

@@ -13,7 +13,7 @@ def parse_trusted(entries: Iterable[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(e.strip(), strict=False) for e in entries if e.strip())
 
 
-def _trusted(addr: str, trusted: tuple[Network, ...]) -> bool:
+def is_trusted(addr: str, trusted: tuple[Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(addr)
     except ValueError:
@@ -24,11 +24,11 @@ def _trusted(addr: str, trusted: tuple[Network, ...]) -> bool:
 def client_ip(peer: str | None, forwarded_for: str | None, trusted: tuple[Network, ...]) -> str | None:
     """Walk X-Forwarded-For from the right, skipping trusted proxies; the first untrusted
     hop is the client. Without a trusted peer the header is ignored (it is spoofable)."""
-    if peer is None or not forwarded_for or not _trusted(peer, trusted):
+    if peer is None or not forwarded_for or not is_trusted(peer, trusted):
         return peer
     hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
     for hop in reversed(hops):
-        if not _trusted(hop, trusted):
+        if not is_trusted(hop, trusted):
             try:
                 return str(ipaddress.ip_address(hop))
             except ValueError:

@@ -169,13 +169,17 @@ def build_hits(
         if invalid:
             continue  # keep validating to list every bad index, but build nothing more
         message_id = ev.message_id or new_id()
+        item.pop("writeKey", None)  # a credential, not event data (analytics-next puts it in each)
         item["messageId"] = message_id
-        if ev.anonymous_id is not None:
-            item["anonymousId"] = ev.anonymous_id
-        if ev.user_id is not None:
-            item["userId"] = ev.user_id
+        for field, value in (("anonymousId", ev.anonymous_id), ("userId", ev.user_id)):
+            if value is not None:
+                item[field] = value
+            elif field in item:
+                del item[field]  # blank or null: no such id
         key = ev.anonymous_id or ev.user_id or message_id
         context = item.get("context") if isinstance(item.get("context"), dict) else None
+        if ev.type == "identify" and not item.get("traits") and context and isinstance(context.get("traits"), dict):
+            item["traits"] = dict(context["traits"])  # RudderStack's SDKs send identify traits here
         user_agent = (context or {}).get("userAgent") or stamp.user_agent
         record = {
             "event": item,

@@ -1,0 +1,181 @@
+"""Browser SDKs from npm, unmodified, in headless Chromium on a site of their own origin,
+sending to the real collector: every call type arrives in ``cdp.hits.raw`` with its ids and
+properties, and becomes a profile with the campaign of the landing URL."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.helpers import TopicTail, wait_for
+from tests.integration.clients.conftest import SdkSite, from_source, profile_of
+from tests.integration.tag.test_tag import wait_until
+
+pytestmark = pytest.mark.integration
+
+CAMPAIGN = "utm_source=linkedin&utm_medium=paid_social&utm_campaign={campaign}"
+
+SEGMENT_CALLS = """
+var done = arguments[arguments.length - 1];
+var a = window.analytics, run = arguments[0], email = arguments[1];
+(async function () {
+  await a.page('Docs', 'Case Study', {section: 'automotive'});
+  await a.track('Video Completed', {title: 'Fleet savings', percent: 100});
+  await a.identify('user-' + run, {email: email, role: 'CEO'});
+  await a.group('acme-' + run, {industry: 'automotive', employees: 250});
+  await a.alias('user-' + run, 'previous-' + run);
+  await a.screen('Mobile', 'Home', {tab: 'fleet'});
+  var user = await a.user();
+  return user.anonymousId();
+})().then(done, function (e) { done('ERROR ' + e); });
+"""
+
+
+async def _profile_with(migrated_pool: Any, email: str, aid: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+
+    async def merged() -> bool:
+        p = await profile_of(migrated_pool, f"email:{email}")
+        if p and aid in p["anonymousIds"]:
+            found.update(p)
+            return True
+        return False
+
+    await wait_for(merged, within=30, what=f"a profile for {email} holding {aid}")
+    return found
+
+
+@pytest.mark.parametrize("mode", ["cdn", "apihost", "cdn-batching"])
+async def test_segment_analytics_next(
+    mode: str,
+    sdk_site: SdkSite,
+    person: Any,
+    raw: TopicTail,
+    profiles: None,
+    migrated_pool: Any,
+) -> None:
+    """``AnalyticsBrowser.load`` with ``cdnURL`` at the collector (the settings document names
+    it as ``apiHost``), with ``apiHost`` and inline settings, and in batching mode (``/v1/b``)."""
+    run = uuid.uuid4().hex[:8]
+    email = f"ada.{run}@autowerk.example"
+    campaign = f"ceo-automotive-{run}"
+    query = f"mode={mode.split('-')[0]}&batching={int(mode.endswith('batching'))}&" + CAMPAIGN.format(campaign=campaign)
+    person.get(sdk_site.page("segment", query))
+    wait_until(person, "return window.sdkReady === true", within=20)
+    aid = person.execute_async_script(SEGMENT_CALLS, run, email)
+    assert isinstance(aid, str) and not aid.startswith("ERROR"), aid
+
+    got = await raw.collect(from_source(sdk_site.source_id, lambda e: e.get("anonymousId") == aid), want=6, within=20)
+    by = {r["event"]["type"]: r["event"] for r in got}
+    assert sorted(by) == ["alias", "group", "identify", "page", "screen", "track"], [r["event"]["type"] for r in got]
+    assert len(got) == 6, "an event arrived twice"
+    assert by["page"]["name"] == "Case Study" and by["page"]["properties"]["section"] == "automotive"
+    assert f"utm_campaign={campaign}" in by["page"]["context"]["page"]["url"]
+    assert by["track"]["event"] == "Video Completed" and by["track"]["properties"]["percent"] == 100
+    assert by["identify"]["userId"] == f"user-{run}" and by["identify"]["traits"]["email"] == email
+    assert by["group"]["groupId"] == f"acme-{run}" and by["group"]["traits"]["employees"] == 250
+    assert by["alias"]["previousId"] == f"previous-{run}" and by["alias"]["userId"] == f"user-{run}"
+    assert by["screen"]["name"] == "Home"
+    for ev in by.values():
+        assert ev["messageId"].startswith("ajs-next-")  # the SDK's own ids are kept
+        assert ev["context"]["library"]["name"] == "analytics.js"
+        assert "writeKey" not in ev  # the key is not stored with the event
+
+    p = await _profile_with(migrated_pool, email, aid)
+    assert p["traits"]["email"]["value"] == email
+    assert campaign in [t.get("campaign") for t in p["touchpoints"]]
+
+
+RUDDER_CALLS = """
+var done = arguments[arguments.length - 1];
+var r = window.rsa, run = arguments[0], email = arguments[1];
+r.page('Docs', 'Case Study', {section: 'automotive'});
+r.track('Video Completed', {title: 'Fleet savings', percent: 100});
+r.identify('user-' + run, {email: email, role: 'CEO'});
+r.group('acme-' + run, {industry: 'automotive', employees: 250});
+r.alias('user-' + run, 'previous-' + run);
+done(r.getAnonymousId());
+"""
+
+
+@pytest.mark.parametrize("transport", ["xhr", "beacon"])
+async def test_rudderstack_analytics_js_v3(
+    transport: str,
+    sdk_site: SdkSite,
+    person: Any,
+    raw: TopicTail,
+    profiles: None,
+    migrated_pool: Any,
+) -> None:
+    """``load(writeKey, dataPlaneUrl, {configUrl})`` with both at the collector; events by XHR
+    (``/v1/<type>``, Basic auth) or by ``sendBeacon`` (``/beacon/v1/batch?writeKey=``)."""
+    run = uuid.uuid4().hex[:8]
+    email = f"grace.{run}@autowerk.example"
+    campaign = f"ceo-automotive-{run}"
+    query = f"beacon={int(transport == 'beacon')}&" + CAMPAIGN.format(campaign=campaign)
+    person.get(sdk_site.page("rudderstack", query))
+    wait_until(person, "return window.sdkReady === true", within=20)
+    aid = person.execute_async_script(RUDDER_CALLS, run, email)
+    assert isinstance(aid, str) and aid, aid
+
+    got = await raw.collect(from_source(sdk_site.source_id, lambda e: e.get("anonymousId") == aid), want=5, within=20)
+    by = {r["event"]["type"]: r["event"] for r in got}
+    assert sorted(by) == ["alias", "group", "identify", "page", "track"], [r["event"]["type"] for r in got]
+    assert len(got) == 5, "an event arrived twice"
+    assert by["page"]["name"] == "Case Study" and by["page"]["properties"]["section"] == "automotive"
+    assert f"utm_campaign={campaign}" in by["page"]["context"]["page"]["url"]
+    assert by["track"]["event"] == "Video Completed" and by["track"]["properties"]["percent"] == 100
+    assert by["identify"]["userId"] == f"user-{run}" and by["identify"]["context"]["traits"]["email"] == email
+    assert by["group"]["groupId"] == f"acme-{run}" and by["group"]["traits"]["employees"] == 250
+    assert by["alias"]["previousId"] == f"previous-{run}" and by["alias"]["userId"] == f"user-{run}"
+    for ev in by.values():
+        assert ev["messageId"] and ev["channel"] == "web"
+        assert ev["context"]["library"]["name"] == "RudderLabs JavaScript SDK"
+
+    p = await _profile_with(migrated_pool, email, aid)
+    assert p["traits"]["email"]["value"] == email
+    assert campaign in [t.get("campaign") for t in p["touchpoints"]]
+
+
+async def test_send_beacon_fetch_keepalive_and_the_pixel(
+    sdk_site: SdkSite, browser: Any, raw: TopicTail, migrated_pool: Any
+) -> None:
+    """Without an SDK: ``navigator.sendBeacon`` (text/plain, key in the body), ``fetch`` with
+    ``keepalive`` (Basic auth, so a CORS preflight) and an image pixel."""
+    aid = f"plain-{uuid.uuid4().hex[:8]}"
+    browser.get(sdk_site.page("plain", f"aid={aid}&" + CAMPAIGN.format(campaign="plain")))
+    assert browser.execute_script("return window.sendByBeacon()") is True
+    assert browser.execute_async_script("var d = arguments[0]; window.sendByFetch().then(d)") == 200
+    assert browser.execute_async_script("var d = arguments[0]; window.sendByPixel().then(d)") == "loaded"
+    got = await raw.collect(from_source(sdk_site.source_id, lambda e: e.get("anonymousId") == aid), want=3)
+    kinds = sorted((r["event"]["type"], r["event"]["context"].get("library", {}).get("name", "")) for r in got)
+    assert kinds == [("page", ""), ("page", "cdp-pixel"), ("track", "")], kinds
+    track = next(r["event"] for r in got if r["event"]["type"] == "track")
+    assert track["properties"]["yearlySavings"] == 156000
+
+
+async def test_a_preflight_from_an_origin_no_source_allows_gets_no_grant(sdk_site: SdkSite, browser: Any) -> None:
+    """The same SDK page served from another origin (localhost instead of 127.0.0.1): the
+    browser's preflight is refused, so nothing is sent, and the settings fetch is refused."""
+    other = sdk_site.page("segment", "mode=cdn").replace("127.0.0.1", "localhost")
+    browser.get(other)
+    outcome = browser.execute_async_script(
+        "var d = arguments[arguments.length - 1];"
+        "fetch(arguments[0] + '/v1/t', {method: 'POST', credentials: 'include',"
+        " headers: {'Authorization': 'Basic ' + btoa(arguments[1] + ':'), 'Content-Type': 'application/json'},"
+        " body: JSON.stringify({event: 'X', anonymousId: 'evil'})})"
+        ".then(function (r) { d('status ' + r.status); }, function (e) { d('blocked'); });",
+        sdk_site.collector,
+        sdk_site.write_key,
+    )
+    assert outcome == "blocked"
+    settings = browser.execute_async_script(
+        "var d = arguments[arguments.length - 1];"
+        "fetch(arguments[0] + '/v1/projects/' + arguments[1] + '/settings')"
+        ".then(function (r) { d('status ' + r.status); }, function (e) { d('blocked'); });",
+        sdk_site.collector,
+        sdk_site.write_key,
+    )
+    assert settings == "blocked"
