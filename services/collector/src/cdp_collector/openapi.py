@@ -80,6 +80,46 @@ def ingestion_openapi() -> tuple[dict[str, Any], dict[str, Any]]:
                 "responses": {**ok, **errors},
             }
         }
+    for kind in ("batch", *refs):
+        short = f"/v1/{kind[0]}"
+        paths[short] = {
+            "post": {
+                **paths[f"/v1/{kind}"]["post"],
+                "operationId": f"ingest_{kind}_short",
+                "summary": f"The same as /v1/{kind}, on the path @segment/analytics-next uses",
+            }
+        }
+    paths["/beacon/v1/batch"] = {
+        "post": {
+            **paths["/v1/batch"]["post"],
+            "operationId": "ingest_beacon_batch",
+            "summary": "A batch sent with navigator.sendBeacon (RudderStack's beacon transport): "
+            "the write key in the query, the body JSON as text/plain",
+            "parameters": [{"name": "writeKey", "in": "query", "required": True, "schema": {"type": "string"}}],
+        }
+    }
+    not_found = {"404": {"description": "Unknown write key", **_json({"$ref": "#/components/schemas/Error"})}}
+    forbidden = _error_responses(403)
+    paths["/v1/projects/{writeKey}/settings"] = {
+        "get": {
+            "operationId": "segment_settings",
+            "summary": "The settings document @segment/analytics-next loads from its cdnURL: sends to this collector",
+            "parameters": [{"name": "writeKey", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "Settings", **_json({"type": "object"})}, **not_found, **forbidden},
+        }
+    }
+    paths["/sourceConfig/"] = {
+        "get": {
+            "operationId": "rudderstack_source_config",
+            "summary": "The source config RudderStack's JS SDK v3 loads from its configUrl",
+            "parameters": [{"name": "writeKey", "in": "query", "required": True, "schema": {"type": "string"}}],
+            "responses": {
+                "200": {"description": "Source config", **_json({"type": "object"})},
+                **not_found,
+                **forbidden,
+            },
+        }
+    }
     pixel_params = [
         {"name": "writeKey", "in": "query", "required": True, "schema": {"type": "string"}},
         {"name": "anonymousId", "in": "query", "schema": {"type": "string"}},
