@@ -179,3 +179,61 @@ async def test_a_preflight_from_an_origin_no_source_allows_gets_no_grant(sdk_sit
         sdk_site.write_key,
     )
     assert settings == "blocked"
+
+
+SNIPPET_CALLS = """
+var done = arguments[arguments.length - 1];
+var a = window[arguments[0]], run = arguments[1], email = arguments[2];
+a.track('Video Completed', {title: 'Fleet savings', percent: 100});
+a.identify('user-' + run, {email: email, role: 'CEO'});
+a.group('acme-' + run, {industry: 'automotive', employees: 250});
+a.alias('user-' + run, 'previous-' + run);
+if (arguments[0] === 'analytics') a.screen('Mobile', 'Home', {tab: 'fleet'});  // RudderStack's web SDK has none
+a.cdp.flush();
+done(a.getAnonymousId());
+"""
+
+
+@pytest.mark.parametrize("snippet", ["segment", "rudderstack"])
+async def test_a_snippet_pointed_at_the_collector_loads_our_tag(
+    snippet: str,
+    sdk_site: SdkSite,
+    person: Any,
+    raw: TopicTail,
+    profiles: None,
+    migrated_pool: Any,
+) -> None:
+    """A site keeps Segment's or RudderStack's snippet and changes one setting, the CDN host
+    (``sdkBaseUrl``): the collector serves our tag there, which takes over the snippet's
+    queue and API. With Segment, the visitor's ``ajs_anonymous_id`` is kept."""
+    run = uuid.uuid4().hex[:8]
+    email = f"lin.{run}@autowerk.example"
+    campaign = f"ceo-automotive-{run}"
+    global_name = "analytics" if snippet == "segment" else "rudderanalytics"
+    if snippet == "segment":  # the visitor came before, under Segment's analytics.js
+        person.get(sdk_site.page("plain"))
+        person.add_cookie({"name": "ajs_anonymous_id", "value": f"%22seg-{run}%22", "path": "/"})
+    person.get(sdk_site.page(f"{snippet}-snippet", CAMPAIGN.format(campaign=campaign)))
+    wait_until(person, f"return !!(window.{global_name} && window.{global_name}.cdp)", within=20)
+    aid = person.execute_async_script(SNIPPET_CALLS, global_name, run, email)
+    if snippet == "segment":
+        assert aid == f"seg-{run}"
+
+    kinds = ["alias", "group", "identify", "page", "track"] + (["screen"] if snippet == "segment" else [])
+    got = await raw.collect(
+        from_source(sdk_site.source_id, lambda e: e.get("anonymousId") == aid), want=len(kinds), within=20
+    )
+    by = {r["event"]["type"]: r["event"] for r in got}
+    assert sorted(by) == sorted(kinds) and len(got) == len(kinds), [r["event"]["type"] for r in got]
+    assert f"utm_campaign={campaign}" in by["page"]["context"]["page"]["url"]
+    assert by["page"]["context"]["campaign"]["name"] == campaign
+    assert by["track"]["properties"]["percent"] == 100
+    assert by["identify"]["userId"] == f"user-{run}" and by["identify"]["traits"]["email"] == email
+    assert by["group"]["groupId"] == f"acme-{run}" and by["group"]["traits"]["employees"] == 250
+    assert by["alias"]["previousId"] == f"previous-{run}" and by["alias"]["userId"] == f"user-{run}"
+    if snippet == "segment":
+        assert by["screen"]["name"] == "Home" and by["screen"]["category"] == "Mobile"
+    assert all(e["context"]["library"]["name"] == "cdp-tag" for e in by.values())
+
+    p = await _profile_with(migrated_pool, email, aid)
+    assert campaign in [t.get("campaign") for t in p["touchpoints"]]

@@ -87,6 +87,25 @@ def create_app(common: CommonSettings, settings: CollectorSettings) -> Edge:
     async def tag_js(request: Request) -> Response:
         return tag.response(request.headers.get("if-none-match"), request.headers.get("accept-encoding", ""))
 
+    @app.get(
+        "/analytics.js/v1/{write_key}/analytics.min.js",
+        summary="The JS tag where Segment's snippet loads analytics.js: a site switches by pointing "
+        "the snippet's CDN host here (docs/clients.md)",
+        response_class=Response,
+        responses={200: {"content": {"application/javascript": {}}}, 304: {"description": "Not modified"}},
+    )
+    async def tag_for_segment_snippet(write_key: str, request: Request) -> Response:
+        return await tag_js(request)
+
+    @app.get(
+        "/v3/{distribution}/rsa.min.js",
+        summary="The JS tag where RudderStack's v3 snippet loads its SDK (sdkBaseUrl pointed here)",
+        response_class=Response,
+        responses={200: {"content": {"application/javascript": {}}}, 304: {"description": "Not modified"}},
+    )
+    async def tag_for_rudderstack_snippet(distribution: str, request: Request) -> Response:
+        return await tag_js(request)
+
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

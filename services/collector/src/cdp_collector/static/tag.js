@@ -2,7 +2,9 @@
  * <script async src="https://COLLECTOR/v1/tag.js" data-write-key="KEY"></script>
  * Options (data attributes): data-host (collector URL, default: where this file came from),
  * data-consent="required" (track nothing until cdp.consent(true)), data-dnt="honor",
- * data-console (console URL: cdp.personalize(slot) asks it for the visitor's variants). */
+ * data-console (console URL: cdp.personalize(slot) asks it for the visitor's variants).
+ * Served at Segment's snippet path (/analytics.js/v1/KEY/analytics.min.js) or RudderStack's
+ * (/v3/modern/rsa.min.js), it takes over that snippet's `analytics` or `rudderanalytics`. */
 (function (w, d) {
   "use strict";
   var VERSION = "1.0.0", SESSION_MS = 30 * 60 * 1000, YEAR_S = 31536000, MAX_Q = 500, BATCH = 50;
@@ -12,7 +14,12 @@
   var attr = function (n) { return script.getAttribute ? script.getAttribute(n) : null; };
   var stub = w.cdp && w.cdp.q ? w.cdp.q : [];
   var opts = (w.cdp && w.cdp.options) || {};
-  var writeKey = opts.writeKey || attr("data-write-key");
+  // loaded by a Segment or RudderStack snippet whose CDN host now points here
+  var src = script.src || "", segKey = /\/analytics\.js\/v1\/([^/]+)\//.exec(src);
+  var flavour = segKey ? "analytics" : /\/rsa(\.min)?\.js(\?|$)/.test(src) ? "rudderanalytics" : null;
+  var snippet = flavour && Array.isArray(w[flavour]) ? w[flavour].slice() : [];
+  var rsLoad = snippet.filter(function (c) { return c[0] === "load"; })[0];
+  var writeKey = opts.writeKey || attr("data-write-key") || (segKey ? decodeURIComponent(segKey[1]) : rsLoad && rsLoad[1]);
   var host = (opts.host || attr("data-host") || (script.src ? new URL(script.src).origin : "")).replace(/\/$/, "");
   var consoleUrl = (opts.console || attr("data-console") || "").replace(/\/$/, "");
   var needConsent = (opts.consent || attr("data-consent")) === "required";
@@ -33,8 +40,13 @@
   }
 
   // ---- identity and session ---------------------------------------------------------
-  var anonymousId = cookie("cdp_aid") || get("aid") || uuid();
+  function ajs(k) {  // what Segment's analytics.js left, to keep the visitor's ids
+    var v = flavour === "analytics" ? cookie("ajs_" + k) || store.getItem("ajs_" + k) : null;
+    return v ? v.replace(/^"|"$/g, "") || null : null;
+  }
+  var anonymousId = cookie("cdp_aid") || get("aid") || ajs("anonymous_id") || uuid();
   setCookie("cdp_aid", anonymousId); set("aid", anonymousId);
+  if (!get("uid") && ajs("user_id")) set("uid", ajs("user_id"));
 
   function params(search) {
     var out = {}; new URLSearchParams(search).forEach(function (v, k) { k = k.toLowerCase(); if (!(k in out) && v) out[k] = v; }); return out;
@@ -111,11 +123,12 @@
 
   // ---- automatic events -------------------------------------------------------------
   var lastUrl = null, scrolled = {};
-  function page(name, properties) {
+  function page(name, properties, category, type) {
     lastUrl = location.href; scrolled = {};
     var p = pageContext(), props = { path: p.path, referrer: p.referrer, search: p.search, title: p.title, url: p.url };
     for (var k in properties || {}) props[k] = properties[k];
-    enqueue("page", { name: name || d.title, properties: props });
+    var f = { name: name || d.title, properties: props }; if (category) f.category = category;
+    enqueue(type || "page", f);
   }
   function spa() { if (location.href !== lastUrl) page(); }
   ["pushState", "replaceState"].forEach(function (m) {
@@ -194,6 +207,38 @@
   var api = { page: page, track: track, identify: identify, consent: consent, personalize: personalize, anonymousId: function () { return anonymousId; }, flush: flush, version: VERSION };
   w.cdp = api;
   stub.forEach(function (call) { if (api[call[0]]) api[call[0]].apply(null, call[1]); });
-  page();
+
+  // ---- Segment's and RudderStack's method signatures, for their snippets -------------
+  function plain(a) {  // arguments without callbacks and the snippet's buffered page context
+    return Array.prototype.filter.call(a, function (x) { return typeof x !== "function" && !(x && x.__t === "bpc"); });
+  }
+  function pageCall(type) {
+    return function () {  // ([category], [name], [properties], [options])
+      var a = plain(arguments), cat = null, name = null;
+      if (typeof a[0] === "string" && typeof a[1] === "string") { cat = a.shift(); name = a.shift(); }
+      else if (typeof a[0] === "string" || a[0] == null) { name = a.shift(); }
+      page(name, a[0], cat, type);
+    };
+  }
+  var user = function () { return get("uid"); };
+  var compat = {
+    page: pageCall("page"), screen: pageCall("screen"),
+    track: function () { var a = plain(arguments); track(a[0], a[1]); },
+    identify: function () { var a = plain(arguments); identify(typeof a[0] === "object" ? null : a[0], typeof a[0] === "object" ? a[0] : a[1]); },
+    alias: function () {
+      var a = plain(arguments), prev = a[1] || user() || anonymousId; set("uid", String(a[0]));
+      enqueue("alias", { userId: String(a[0]), previousId: String(prev) });
+    },
+    group: function () { var a = plain(arguments); enqueue("group", { groupId: String(a[0]), traits: a[1] || {} }); },
+    reset: function () { anonymousId = uuid(); setCookie("cdp_aid", anonymousId); set("aid", anonymousId); set("uid", null); },
+    ready: function (cb) { if (typeof cb === "function") setTimeout(cb, 0); },
+    user: function () { return { id: user, anonymousId: function () { return anonymousId; } }; },
+    getAnonymousId: function () { return anonymousId; }, getUserId: user,
+    load: function () {}, initialized: true, cdp: api
+  };
+  if (flavour) {
+    w[flavour] = compat;
+    snippet.forEach(function (c) { if (compat[c[0]]) compat[c[0]].apply(null, c.slice(1)); });
+  } else page();  // a snippet sends its own first page view
   flush();  // what an earlier page left in the queue
 })(window, document);
