@@ -237,3 +237,41 @@ async def test_a_snippet_pointed_at_the_collector_loads_our_tag(
 
     p = await _profile_with(migrated_pool, email, aid)
     assert campaign in [t.get("campaign") for t in p["touchpoints"]]
+
+
+@pytest.mark.parametrize("sdk", ["segment", "rudderstack"])
+async def test_an_sdk_retries_what_it_could_not_send_and_it_arrives_once(
+    sdk: str, sdk_site: SdkSite, person: Any, raw: TopicTail
+) -> None:
+    """Offline, the SDK keeps the event (analytics-next buffers it, RudderStack's XHR queue
+    retries it); back online it is delivered, with its messageId, exactly once."""
+    run = uuid.uuid4().hex[:8]
+    person.get(sdk_site.page(sdk if sdk == "segment" else "rudderstack", "mode=cdn"))
+    wait_until(person, "return window.sdkReady === true", within=20)
+    person.set_network_conditions(offline=True, latency=0, download_throughput=0, upload_throughput=0)
+    if sdk == "segment":
+        aid = person.execute_async_script(
+            "var d = arguments[arguments.length - 1];"
+            "analytics.track('Offline Event', {run: arguments[0]});"
+            "analytics.user().then(function (u) { d(u.anonymousId()); });",
+            run,
+        )
+    else:
+        aid = person.execute_script(
+            "rsa.track('Offline Event', {run: arguments[0]}); return rsa.getAnonymousId();", run
+        )
+    assert not await raw.collect(
+        from_source(sdk_site.source_id, lambda e: e.get("event") == "Offline Event" and e.get("anonymousId") == aid),
+        want=1,
+        within=2,
+        settle=0,
+    ), "sent while offline"
+    person.set_network_conditions(offline=False, latency=0, download_throughput=-1, upload_throughput=-1)
+    person.execute_script("window.dispatchEvent(new Event('online'))")
+    got = await raw.collect(
+        from_source(sdk_site.source_id, lambda e: e.get("event") == "Offline Event" and e.get("anonymousId") == aid),
+        want=1,
+        within=40,
+        settle=3,
+    )
+    assert len(got) == 1 and got[0]["event"]["properties"]["run"] == run, got
