@@ -381,3 +381,17 @@ async def test_a_new_source_and_a_rotated_key_take_effect_within_the_refresh(col
             await asyncio.sleep(0.2)
         assert await status(src.write_key) == 401
         assert await status(rotated.write_key) == 200
+
+
+@pytest.mark.parametrize("path", ["/v1/track", "/v1/batch"])
+@pytest.mark.parametrize("depth", [255, 600, 1023, 5000])
+async def test_deep_nesting_gets_the_documented_json_400(collector, path: str, depth: int) -> None:  # type: ignore[no-untyped-def]
+    props = "{" + '"a":{' * (depth - 1) + "}" * depth
+    event = '{"type": "track", "event": "x", "anonymousId": "deep", "properties": ' + props + "}"
+    body = event if path == "/v1/track" else '{"batch": [' + event + "]}"
+    async with httpx.AsyncClient(base_url=collector.url, timeout=10) as http:
+        r = await http.post(
+            path, content=body, auth=auth(collector.source.write_key), headers={"content-type": "application/json"}
+        )
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] in ("invalid_event", "malformed_json")

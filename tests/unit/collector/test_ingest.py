@@ -158,3 +158,34 @@ def test_an_oversized_event_in_a_batch_is_a_413() -> None:
 def test_clock_skew_correction(event: dict, expected: datetime) -> None:
     ev = parse_event({"type": "page", "anonymousId": "a", **event})
     assert corrected_timestamp(ev, NOW) == expected
+
+
+def _nested(depth: int) -> bytes:
+    # built as text: orjson itself cannot write JSON this deep
+    return ("{" + '"a":{' * (depth - 1) + "}" * depth).encode()
+
+
+@pytest.mark.parametrize("depth", [65, 255, 300, 1023])
+@pytest.mark.parametrize("kind", ["track", "batch"])
+def test_deep_nesting_is_a_json_400_never_a_crash(depth: int, kind: str) -> None:
+    props = _nested(depth).decode()
+    event = '{"type": "track", "event": "x", "anonymousId": "a", "properties": ' + props + "}"
+    raw = event if kind == "track" else '{"batch": [' + event + "]}"
+    payload = parse_payload(raw.encode())
+    if isinstance(payload, Refusal):  # past orjson's own parse limit
+        assert payload.status == 400
+        return
+    events = events_of(payload, kind)
+    assert isinstance(events, list)
+    hits = build_hits(events, stamp=STAMP, limits=Limits(max_event_bytes=10**6), new_id=ids(), single=kind != "batch")
+    assert (
+        isinstance(hits, Refusal)
+        and hits.status == 400
+        and "nested deeper than 64" in orjson.dumps(hits.body()).decode()
+    )
+
+
+def test_nesting_within_the_limit_is_accepted() -> None:
+    payload = parse_payload(b'{"type": "track", "event": "x", "anonymousId": "a", "properties": ' + _nested(60) + b"}")
+    hits = build_hits(events_of(payload, "track"), stamp=STAMP, limits=LIMITS, new_id=ids(), single=True)  # type: ignore[arg-type]
+    assert isinstance(hits, list)

@@ -19,6 +19,9 @@ from cdp_collector.logic.errors import Refusal
 from cdp_common.events import EVENT_TYPES, EventBase, parse_event
 
 BATCH_LEVEL_FIELDS = ("context", "integrations", "sentAt")
+# Deeper JSON than this is refused with a 400 (orjson cannot write past 254 levels, and no
+# analytics payload needs more than a few)
+MAX_DEPTH = 64
 _ORJSON_OPTS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
 
@@ -111,6 +114,23 @@ def events_of(payload: Any, kind: str) -> list[Any] | Refusal:
     return [payload]
 
 
+def depth_over(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest deeper than ``limit`` levels (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if level > limit:
+            return True
+        stack.extend((c, level + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
 def describe(err: ValidationError, event_type: Any) -> list[dict[str, str]]:
     """Validation errors as ``[{"field": "context.page.url", "message": ...}]``."""
     out = []
@@ -158,6 +178,10 @@ def build_hits(
     for index, item in enumerate(events):
         if not isinstance(item, dict):
             invalid.append({"index": index, "errors": [{"field": "(event)", "message": "must be a JSON object"}]})
+            continue
+        if depth_over(item, MAX_DEPTH):
+            message = f"nested deeper than {MAX_DEPTH} levels"
+            invalid.append({"index": index, "errors": [{"field": "(event)", "message": message}]})
             continue
         if not single and len(orjson.dumps(item)) > limits.max_event_bytes:
             return errors.too_large(f"event {index} is larger than {limits.max_event_bytes} bytes")
