@@ -23,6 +23,7 @@ from cdp_common.redisio import make_redis
 from cdp_common.settings import CommonSettings, ConsoleSettings
 from cdp_common.sources import SourceStore
 from cdp_console import data, pages, tokens
+from cdp_console.guard import Guard
 from cdp_console.personalize import Slot, SlotError, choose, parse_slot
 from cdp_enricher.store import RuleStore, parse_rule_file
 from cdp_segmenter.logic.definitions import DefinitionError, parse_file, parse_segment
@@ -103,6 +104,7 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
         "Send `Authorization: Bearer <token>` (create one with `cdp tokens create --scope read|admin`).",
     )
     app.state.console = st
+    app.add_middleware(Guard)  # NUL characters refused, security headers on every answer
 
     def pool() -> asyncpg.Pool:
         assert st.pool is not None
@@ -289,8 +291,15 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
 
     @app.put("/v1/scoring", summary="Replace the scoring plan and lead policy")
     async def put_scoring(body: dict[str, Any], who: Admin) -> dict[str, str]:
+        # the whole plan, always: a body lacking it must not replace the plan with defaults
+        unknown = sorted(set(body) - {"scoring", "leads"})
+        if unknown:
+            raise problem(422, f"unknown field(s) {unknown}; send scoring (with threshold and rules) and leads")
+        scoring = body.get("scoring")
+        if not isinstance(scoring, dict) or "rules" not in scoring or "threshold" not in scoring:
+            raise problem(422, "scoring with its threshold and rules is required: the plan is replaced as a whole")
         try:
-            _, plan, policy = parse_file({"scoring": body.get("scoring", {}), "leads": body.get("leads", {})})
+            _, plan, policy = parse_file({"scoring": scoring, "leads": body.get("leads") or {}})
         except DefinitionError as e:
             raise problem(422, str(e)) from e
         store = DefinitionStore(pool())

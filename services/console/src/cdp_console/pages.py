@@ -8,11 +8,12 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from cdp_console import data
+from cdp_console import data, tokens
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#1d2433;max-width:1100px}
@@ -130,8 +131,15 @@ def mount(app: FastAPI, st: Any, require: Any, find: Any) -> None:
     @app.get("/ui", include_in_schema=False)
     async def ui(request: Request, q: str | None = None, token: str | None = None) -> Response:
         if token:
-            resp = RedirectResponse("/ui" + (f"?q={q}" if q else ""), status_code=303)
-            resp.set_cookie("cdp_token", token, httponly=True, samesite="strict")
+            # a link from another site must not sign the browser in (login CSRF); a typed
+            # URL or bookmark has Sec-Fetch-Site "none"
+            if request.headers.get("sec-fetch-site", "none") not in ("none", "same-origin"):
+                return _page("CDP", "<h1>CDP console</h1><p>Sign-in links only work when opened directly.</p>")
+            if await tokens.lookup(st.pool, token) is None:
+                return _page("CDP", "<h1>CDP console</h1><p>Unknown or revoked token.</p>")
+            resp = RedirectResponse("/ui" + (f"?q={quote(q)}" if q else ""), status_code=303)
+            secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+            resp.set_cookie("cdp_token", token, httponly=True, samesite="strict", secure=secure)
             return resp
         try:
             await reader(request)
