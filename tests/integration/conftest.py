@@ -7,6 +7,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 
 from cdp_common.sources import Source, SourceStore
@@ -19,6 +20,17 @@ class Collector:
     url: str
     source: Source
     process: ServiceProcess
+
+    def unavailable_answers(self) -> float:
+        """How many 503s it has answered: a 503 can follow a write that did land (the
+        broker acknowledged after the produce timeout), and the client's retry then
+        stores a second copy with the same messageId, which the pipeline de-duplicates."""
+        text = httpx.get(f"{self.url}/metrics", timeout=5).text
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("cdp_collector_http_requests_total{") and 'status="503"' in line
+        )
 
 
 @pytest.fixture(scope="session")

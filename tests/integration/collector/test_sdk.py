@@ -40,6 +40,7 @@ async def test_segment_analytics_python_sdk(collector, raw: TopicTail, gzip: boo
         client.flush()
         client.join()
 
+    unavailable = collector.unavailable_answers()
     await asyncio.to_thread(use_the_sdk)
     assert errors == []
 
@@ -48,6 +49,8 @@ async def test_segment_analytics_python_sdk(collector, raw: TopicTail, gzip: boo
         return rec["sourceId"] == collector.source.id and run in f"{ev.get('anonymousId')}{ev.get('userId')}"
 
     got = await raw.collect(ours, want=6)
+    if collector.unavailable_answers() > unavailable:  # a retried 503 may have stored a copy
+        got = list({r["event"]["messageId"]: r for r in got}.values())
     assert sorted(r["event"]["type"] for r in got) == ["alias", "group", "identify", "page", "screen", "track"]
     by_type = {r["event"]["type"]: r for r in got}
     assert by_type["track"]["event"]["event"] == "Video Completed"

@@ -144,20 +144,46 @@ def test_an_oversized_event_in_a_batch_is_a_413() -> None:
 
 
 @pytest.mark.parametrize(
-    ("event", "expected"),
+    ("event", "expected", "plausible"),
     [
         # the client's clock is 1 h fast: sentAt - timestamp = 10 s, so the event happened 10 s before receipt
-        ({"timestamp": "2026-11-29T12:59:50Z", "sentAt": "2026-11-29T13:00:00Z"}, NOW - timedelta(seconds=10)),
-        ({"originalTimestamp": "2026-11-29T12:59:58Z", "sentAt": "2026-11-29T13:00:00Z"}, NOW - timedelta(seconds=2)),
-        ({"timestamp": "2026-11-27T08:00:00Z"}, datetime(2026, 11, 27, 8, tzinfo=UTC)),
-        ({}, NOW),
-        ({"timestamp": "0001-01-01T00:00:00Z", "sentAt": "9999-12-31T00:00:00Z"}, NOW),  # overflow
-        ({"timestamp": "2026-11-29T13:00:10Z", "sentAt": "2026-11-29T13:00:00Z"}, NOW),  # sent before it happened
+        ({"timestamp": "2026-11-29T12:59:50Z", "sentAt": "2026-11-29T13:00:00Z"}, NOW - timedelta(seconds=10), True),
+        (
+            {"originalTimestamp": "2026-11-29T12:59:58Z", "sentAt": "2026-11-29T13:00:00Z"},
+            NOW - timedelta(seconds=2),
+            True,
+        ),
+        ({"timestamp": "2026-11-27T08:00:00Z"}, datetime(2026, 11, 27, 8, tzinfo=UTC), True),
+        ({}, NOW, True),
+        ({"timestamp": "0001-01-01T00:00:00Z", "sentAt": "9999-12-31T00:00:00Z"}, NOW, False),  # overflow
+        ({"timestamp": "2026-11-29T13:00:10Z", "sentAt": "2026-11-29T13:00:00Z"}, NOW, True),  # sent before it happened
+        # implausible client clocks: the receive time, flagged
+        ({"timestamp": "9999-12-31T23:59:59Z"}, NOW, False),
+        ({"timestamp": "0001-01-01T00:00:00Z"}, NOW, False),
+        ({"timestamp": "2026-12-01T12:00:01Z"}, NOW, False),  # more than a day ahead
+        ({"timestamp": "2015-01-01T00:00:00Z"}, NOW, False),  # more than five years back
+        # a clock set years ahead, with sentAt on the same clock, is corrected, not clamped
+        ({"timestamp": "2040-01-01T00:00:00Z", "sentAt": "2040-01-01T00:00:05Z"}, NOW - timedelta(seconds=5), True),
     ],
 )
-def test_clock_skew_correction(event: dict, expected: datetime) -> None:
+def test_clock_skew_correction(event: dict, expected: datetime, plausible: bool) -> None:
     ev = parse_event({"type": "page", "anonymousId": "a", **event})
-    assert corrected_timestamp(ev, NOW) == expected
+    assert corrected_timestamp(ev, NOW) == (expected, plausible)
+
+
+def test_an_implausible_client_time_is_kept_beside_the_receive_time() -> None:
+    hits = build_hits(
+        [{"type": "track", "event": "x", "anonymousId": "a", "timestamp": "9999-12-31T23:59:59Z"}],
+        stamp=STAMP,
+        limits=LIMITS,
+        new_id=ids(),
+        single=True,
+    )
+    assert isinstance(hits, list)
+    record = orjson.loads(hits[0].value)
+    assert record["timestamp"] == "2026-11-29T12:00:00Z" and record["clientTimestamp"] == "9999-12-31T23:59:59Z"
+    ok = build_hits([{"type": "page", "anonymousId": "a"}], stamp=STAMP, limits=LIMITS, new_id=ids(), single=True)
+    assert isinstance(ok, list) and "clientTimestamp" not in orjson.loads(ok[0].value)
 
 
 def _nested(depth: int) -> bytes:

@@ -22,6 +22,9 @@ class RawHit(Wire):
     client_ip: str | None = None
     user_agent: str | None = None
     timestamp: Timestamp
+    # the client's own event time, kept only when it was implausible and ``timestamp`` was
+    # clamped to the receive time (a year-9999 or year-1 client clock)
+    client_timestamp: str | None = None
 
 
 class Campaign(Wire):

@@ -46,6 +46,7 @@ class RawHitDoc(TypedDict):
     timestamp: str
     clientIp: NotRequired[str | None]
     userAgent: NotRequired[str | None]
+    clientTimestamp: NotRequired[str | None]
 
 
 class CampaignDoc(TypedDict, total=False):

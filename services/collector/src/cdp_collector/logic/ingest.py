@@ -8,7 +8,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -22,6 +22,10 @@ BATCH_LEVEL_FIELDS = ("context", "integrations", "sentAt")
 # Deeper JSON than this is refused with a 400 (orjson cannot write past 254 levels, and no
 # analytics payload needs more than a few)
 MAX_DEPTH = 64
+# An event time outside [received - 5 years, received + 1 day] is a broken client clock:
+# the receive time is used and the client's value kept as ``clientTimestamp``
+MAX_PAST = timedelta(days=5 * 365)
+MAX_FUTURE = timedelta(days=1)
 _ORJSON_OPTS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
 
@@ -149,23 +153,28 @@ def describe(err: ValidationError, event_type: Any) -> list[dict[str, str]]:
     return out
 
 
-def corrected_timestamp(ev: EventBase, received_at: datetime) -> datetime:
-    """``receivedAt - (sentAt - timestamp)`` when the client sent ``sentAt``: the event time
-    on the server's clock. Without ``sentAt`` the client's time is taken as it is (historical
-    imports); without any client time, or with times that cannot be reconciled, the
-    receive time."""
+def corrected_timestamp(ev: EventBase, received_at: datetime) -> tuple[datetime, bool]:
+    """``(event time, plausible)``. The time is ``receivedAt - (sentAt - timestamp)`` when
+    the client sent ``sentAt``: the event time on the server's clock. Without ``sentAt`` the
+    client's time is taken as it is (historical imports); without any client time, or with
+    times that cannot be reconciled or lie outside the plausible window, the receive time
+    (``plausible`` is then false when the client did give a time)."""
     client_time = ev.timestamp or ev.original_timestamp
     if client_time is None:
-        return received_at
+        return received_at, True
     if ev.sent_at is None:
-        return client_time
-    skew = ev.sent_at - client_time
-    if skew.total_seconds() < 0:
-        return received_at  # sent before it happened: the client's clocks disagree, trust ours
-    try:
-        return received_at - skew
-    except OverflowError:
-        return received_at  # absurd client times (year 1 vs 9999) cannot be corrected
+        corrected = client_time
+    else:
+        skew = ev.sent_at - client_time
+        if skew.total_seconds() < 0:
+            return received_at, True  # sent before it happened: the client's clocks disagree, trust ours
+        try:
+            corrected = received_at - skew
+        except OverflowError:
+            return received_at, False  # absurd client times (year 1 vs 9999) cannot be corrected
+    if not received_at - MAX_PAST <= corrected <= received_at + MAX_FUTURE:
+        return received_at, False
+    return corrected, True
 
 
 def build_hits(
@@ -205,14 +214,17 @@ def build_hits(
         if ev.type == "identify" and not item.get("traits") and context and isinstance(context.get("traits"), dict):
             item["traits"] = dict(context["traits"])  # RudderStack's SDKs send identify traits here
         user_agent = (context or {}).get("userAgent") or stamp.user_agent
+        when, plausible = corrected_timestamp(ev, stamp.received_at)
         record = {
             "event": item,
             "receivedAt": stamp.received_at,
             "sourceId": stamp.source_id,
             "clientIp": stamp.client_ip,
             "userAgent": user_agent,
-            "timestamp": corrected_timestamp(ev, stamp.received_at),
+            "timestamp": when,
         }
+        if not plausible:
+            record["clientTimestamp"] = str(item.get("timestamp") or item.get("originalTimestamp"))
         hits.append(Hit(key.encode(), orjson.dumps(record, option=_ORJSON_OPTS), message_id, ev.type))
     if invalid:
         if single:
