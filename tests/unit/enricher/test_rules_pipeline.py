@@ -202,6 +202,28 @@ def test_suppressed_identities_are_dropped() -> None:
     assert not isinstance(ENRICHER.enrich(raw(), Rules(suppressed=frozenset({"email:b@x.io"}))), Dropped)
 
 
+@pytest.mark.parametrize(
+    "event",
+    [
+        # an alias whose previousId is the erased anonymous id
+        {"type": "alias", "previousId": "anon-erased", "userId": "new-user"},
+        # an identify whose userId is the erased email (any case)
+        {"type": "identify", "anonymousId": "fresh-device", "userId": "ADA@x.io"},
+        # an alias naming the erased email as the previous id
+        {"type": "alias", "previousId": "ada@x.io", "userId": "u-2"},
+        # the erased user id sent as an anonymous id
+        {"type": "page", "anonymousId": "user-erased"},
+        # a track carrying the erased email in its properties
+        {"type": "track", "event": "Form Submitted", "anonymousId": "x", "properties": {"email": "ada@x.io"}},
+    ],
+)
+def test_an_erased_person_stays_erased_through_any_identifier(event: dict) -> None:  # type: ignore[type-arg]
+    suppressed = frozenset({"anon:anon-erased", "email:ada@x.io", "user:user-erased"})
+    d = orjson.loads(raw())
+    d["event"] = {"messageId": "m-9", "context": d["event"]["context"], **event}
+    assert ENRICHER.enrich(orjson.dumps(d), Rules(suppressed=suppressed)) == Dropped("suppressed")
+
+
 def test_the_ua_cache_is_used() -> None:
     e = Enricher(lambda ip: None)
     for _ in range(5):

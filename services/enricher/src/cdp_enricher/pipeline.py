@@ -65,10 +65,17 @@ class Dropped:
 Outcome = Emitted | Refused | Dropped
 
 
+def _erased(value: Any, suppressed: frozenset[str]) -> bool:
+    """Whether a value names an erased person in any namespace: an erased email sent as a
+    userId, or an erased anonymous id sent as alias ``previousId``, is still that person."""
+    return any(i is not None and i in suppressed for i in (anon_id(value), user_id(value), email_id(value)))
+
+
 def _suppressed(ev: dict[str, Any], aid: Any, uid: Any, suppressed: frozenset[str]) -> bool:
-    """An erased person's hit: by anonymousId, userId, or an email in traits or a form
-    (``suppressed`` holds graph ids: ``anon:...``, ``user:...``, ``email:...``)."""
-    if (aid and anon_id(aid) in suppressed) or (uid and user_id(uid) in suppressed):
+    """An erased person's hit: by anonymousId, userId, alias previousId, or an email in
+    traits or a form (``suppressed`` holds graph ids: ``anon:...``, ``user:...``,
+    ``email:...``), each value checked in every namespace."""
+    if _erased(aid, suppressed) or _erased(uid, suppressed) or _erased(ev.get("previousId"), suppressed):
         return True
     emails = []
     for holder in (ev.get("traits"), (ev.get("context") or {}).get("traits"), ev.get("properties")):
@@ -77,7 +84,7 @@ def _suppressed(ev: dict[str, Any], aid: Any, uid: Any, suppressed: frozenset[st
             values = holder.get("values")
             if isinstance(values, dict):
                 emails.append(values.get("email"))
-    return any(email_id(e) in suppressed for e in emails if e)
+    return any(_erased(e, suppressed) for e in emails if e)
 
 
 def _invalid(d: Any) -> str | None:
