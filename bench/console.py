@@ -86,6 +86,9 @@ async def run(events: int, visitors: int) -> dict[str, Any]:
                 "CDP_REDIS_URL": f"{REDIS_BASE}/{REDIS_DB}",
                 "CDP_CONSOLE_PORT": str(PORT),
                 "CDP_CONSOLE_REFRESH_S": "5",
+                # one load generator is one client: lift the per-client limit to measure the path
+                "CDP_CONSOLE_PERSONALIZE_RATE": "1000000",
+                "CDP_CONSOLE_PERSONALIZE_BURST": "1000000",
             },
         )
         url = f"http://127.0.0.1:{PORT}"

@@ -225,7 +225,9 @@ class ConsoleSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8090
     redis_prefix: str = "cdp:"
-    # personalization: browsers call it with a source write key, from these origins
-    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    # personalization: browsers call it with a source write key, from that source's origins;
+    # each (source, client address) may make this many requests per second, after a burst
+    personalize_rate: float = Field(default=10.0, gt=0)
+    personalize_burst: int = Field(default=30, ge=1)
     refresh_s: float = Field(default=5.0, gt=0, le=10)
     leads_topic: str = Topic.LEADS_QUALIFIED.value

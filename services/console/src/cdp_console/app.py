@@ -25,6 +25,7 @@ from cdp_common.sources import SourceStore
 from cdp_console import data, pages, tokens
 from cdp_console.guard import Guard
 from cdp_console.personalize import Slot, SlotError, choose, parse_slot
+from cdp_console.ratelimit import RateLimiter
 from cdp_enricher.store import RuleStore, parse_rule_file
 from cdp_segmenter.logic.definitions import DefinitionError, parse_file, parse_segment
 from cdp_segmenter.store import DefinitionStore, open_pool
@@ -35,8 +36,6 @@ local pid = redis.call('GET', KEYS[1])
 if not pid then return false end
 return redis.call('GET', ARGV[1] .. pid)
 """
-# traits personalization may show a browser (never contact details)
-PUBLIC_TRAITS = frozenset({"role", "industry", "intent"})
 
 
 class State:
@@ -47,7 +46,9 @@ class State:
         self.plain: Any = None
         self.redis = make_redis(common)
         self.producer: Any = None  # created in the lifespan (aiokafka needs the running loop)
-        self.write_keys: dict[str, str] = {}  # write key -> source id
+        self.write_keys: dict[str, tuple[str, frozenset[str]]] = {}  # write key -> (source id, origins)
+        self.origins: frozenset[str] = frozenset()  # every source's allowed origins (preflights)
+        self.limiter = RateLimiter(settings.personalize_rate, settings.personalize_burst)
         self.lookup = self.redis.register_script(LOOKUP)
         self.slots: list[Slot] = []
         self.registry = CollectorRegistry()
@@ -61,7 +62,9 @@ class State:
     async def refresh(self) -> None:
         assert self.pool is not None
         sources = await SourceStore(self.plain or self.pool).list_all()
-        self.write_keys = {s.write_key: s.id for s in sources}
+        enabled = [s for s in sources if s.enabled]
+        self.write_keys = {s.write_key: (s.id, frozenset(s.origins)) for s in enabled}
+        self.origins = frozenset(o for s in enabled for o in s.origins)
         rows = await self.pool.fetch("SELECT id, rules, default_variant FROM personalization_slots ORDER BY id")
         self.slots = [parse_slot(r["id"], r["rules"], r["default_variant"]) for r in rows]
 
@@ -378,50 +381,59 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
 
     # ---- personalization (browser, write key) ---------------------------------------------
 
-    def _cors(request: Request, resp: Response) -> Response:
-        origin = request.headers.get("origin")
-        allowed = st.settings.cors_origins
-        if origin and ("*" in allowed or origin in allowed):
+    def _grant(origin: str | None, allowed: frozenset[str], resp: Response) -> Response:
+        if origin and (origin in allowed or "*" in allowed):
             resp.headers["access-control-allow-origin"] = origin
             resp.headers["vary"] = "Origin"
         return resp
 
     @app.options("/v1/personalize", include_in_schema=False)
     async def personalize_preflight(request: Request) -> Response:
+        """A preflight carries no key: any source's origin passes it; the request itself is
+        then checked against its own source."""
         resp = Response(status_code=204)
         resp.headers["access-control-allow-methods"] = "GET, OPTIONS"
         resp.headers["access-control-allow-headers"] = "authorization, content-type"
         resp.headers["access-control-max-age"] = "600"
-        return _cors(request, resp)
+        return _grant(request.headers.get("origin"), st.origins, resp)
 
-    @app.get("/v1/personalize", summary="Segments, selected traits and the content variant per slot (write key)")
+    @app.get(
+        "/v1/personalize",
+        summary="The content variant per slot for a visitor (source write key; from the source's origins)",
+        responses={401: {"description": "Unknown write key"}, 403: {"description": "Origin not allowed"}, 429: {}},
+    )
     async def personalize(
         request: Request,
-        anonymous_id: Annotated[str, Query(alias="anonymousId")],
+        anonymous_id: Annotated[str, Query(alias="anonymousId", max_length=255)],
         write_key: Annotated[str | None, Query(alias="writeKey")] = None,
         slot: Annotated[list[str] | None, Query()] = None,
     ) -> Response:
+        """Only the variants of the configured slots: nothing about the visitor (whether
+        they are known, their segments, stage or traits) leaves with the answer."""
         t0 = time.perf_counter()
+        origin = request.headers.get("origin")
         key = write_key or _basic_user(request.headers.get("authorization", ""))
-        if not key or key not in st.write_keys:
-            return _cors(request, JSONResponse({"error": "unknown write key"}, 401))
+        source = st.write_keys.get(key) if key else None
+        if source is None:
+            return JSONResponse({"error": "unknown write key"}, 401)
+        source_id, allowed = source
+        if origin and not (origin in allowed or "*" in allowed):
+            return JSONResponse({"error": "origin not allowed for this source"}, 403)
+        wait = st.limiter.take((source_id, request.client.host if request.client else None))
+        if wait:
+            limited = JSONResponse(
+                {"error": "too many requests"}, 429, headers={"retry-after": str(max(1, round(wait)))}
+            )
+            return _grant(origin, allowed, limited)
         keys = RedisKeys(st.settings.redis_prefix)
         # one round trip: the anonymousId's profile id, then its summary, inside Redis
         raw = await st.lookup(keys=[keys.anonymous(anonymous_id)], args=[keys.profile_prefix])
         summary = orjson.loads(raw) if raw else None
         slots = [s for s in st.slots if not slot or s.id in slot]
-        body = {
-            "known": summary is not None,
-            "segments": (summary or {}).get("segments", []),
-            "stage": (summary or {}).get("stage", "anonymous"),
-            "traits": {
-                k: v for k, v in ((summary or {}).get("traits") or {}).items() if k in ("role", "industry", "intent")
-            },
-            "variants": choose(slots, summary),
-        }
+        body = {"variants": choose(slots, summary)}
         resp = Response(orjson.dumps(body), media_type="application/json", headers={"cache-control": "no-store"})
         st.personalize_seconds.observe(time.perf_counter() - t0)
-        return _cors(request, resp)
+        return _grant(origin, allowed, resp)
 
     # ---- pages ----------------------------------------------------------------------------
 

@@ -196,7 +196,7 @@
     if (!granted) { set("queue", []); return; }
     if (!was && allowed()) page();  // the page view that consent held back
   }
-  // a Promise of {known, segments, stage, traits, variants} for the slot(s), or null
+  // a Promise of {variants: {slot: variant}} for the slot(s), or null
   function personalize(slots) {
     if (!consoleUrl || !writeKey || !allowed()) return Promise.resolve(null);
     var qs = "anonymousId=" + encodeURIComponent(anonymousId) + "&writeKey=" + encodeURIComponent(writeKey);
