@@ -20,6 +20,9 @@ from urllib.parse import urlsplit
 import pytest
 
 ENV_KEYS = ("CDP_KAFKA_BOOTSTRAP", "CDP_PG_DSN", "CDP_REDIS_URL")
+# the tests and the services they start never read a developer's .data/cdp.env (what
+# `make up` wrote); a test that wants a config file names one
+os.environ["CDP_CONFIG"] = os.devnull
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

@@ -17,6 +17,18 @@ services() {
   echo "console|services/console|http://127.0.0.1:${CDP_CONSOLE_PORT:-8090}/readyz|$BIN/cdp-console"
 }
 
+# The configuration file services and `cdp` commands both read (cdp_common.settings):
+# what a user put there last time is kept, the caller's environment wins over it, and
+# what the services are started with is written back, so that `cdp leads retry` from any
+# shell in the project sees the same destinations and secrets.
+CONFIG="${CDP_CONFIG:-$DATA/cdp.env}"
+if [[ -f "$CONFIG" ]]; then
+  while IFS='=' read -r key value; do
+    [[ "$key" =~ ^CDP_[A-Z0-9_]+$ ]] || continue
+    [[ -n "${!key:-}" ]] || export "$key=$value"
+  done < "$CONFIG"
+fi
+
 # Unless told otherwise, the syncer delivers to the local sandbox (cdp sandbox-ma) so a new
 # user sees leads arrive; set CDP_HUBSPOT_BASE_URL/TOKEN etc. to deliver for real.
 sandbox="http://127.0.0.1:${CDP_SANDBOX_PORT:-8091}"
@@ -26,9 +38,19 @@ export CDP_MAUTIC_BASE_URL="${CDP_MAUTIC_BASE_URL:-$sandbox}" CDP_MAUTIC_USER="$
 export CDP_MAUTIC_PASSWORD="${CDP_MAUTIC_PASSWORD:-sandbox}" CDP_WEBHOOK_URL="${CDP_WEBHOOK_URL:-$sandbox/webhook}"
 export CDP_WEBHOOK_SECRET="${CDP_WEBHOOK_SECRET:-whsec_c2FuZGJveC13ZWJob29rLXNlY3JldC0wMTIzNDU2Nzg5}"
 
+write_config() {
+  umask 077  # it holds secrets
+  {
+    echo "# Written by deploy/local/services.sh: what the local services run with. Edit and"
+    echo "# run 'make up' again; the environment wins over this file."
+    env | grep -E '^CDP_(SYNC|HUBSPOT|MAUTIC|WEBHOOK)_[A-Z0-9_]*=' | sort
+  } > "$CONFIG.tmp" && mv "$CONFIG.tmp" "$CONFIG"
+}
+
 healthy() { curl -fsS -o /dev/null --max-time 2 "$1"; }
 
 up() {
+  write_config
   local started=0
   while IFS='|' read -r name dir health cmd; do
     [[ -d "$ROOT/$dir" ]] || continue

@@ -173,4 +173,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # through the importable module, not this __main__ copy: subcommands raise
+    # cdp_common.cli.CommandError, which must be the class main() catches
+    from cdp_common.cli import main as _main
+
+    sys.exit(_main())

@@ -6,6 +6,8 @@ them down. Nothing here is instantiated at import time.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -13,9 +15,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cdp_common.topics import Topic
 
+# Where settings come from, weakest first: the config file the local start script writes
+# (``$CDP_CONFIG``, default ``.data/cdp.env``: what ``make up`` gave the services), then a
+# ``.env`` in the working directory, then the environment. Services and ``cdp`` commands
+# read the same sources, so an operational command sees the services' configuration.
+CONFIG_FILE = os.environ.get("CDP_CONFIG", str(Path(os.environ.get("CDP_DATA_DIR", ".data")) / "cdp.env"))
+
 
 def _config(prefix: str = "CDP_") -> SettingsConfigDict:
-    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore")
+    return SettingsConfigDict(env_prefix=prefix, env_file=(CONFIG_FILE, ".env"), extra="ignore")
 
 
 class CommonSettings(BaseSettings):

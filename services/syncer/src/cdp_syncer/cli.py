@@ -27,10 +27,16 @@ async def cmd_leads(args: argparse.Namespace, settings: CommonSettings) -> int:
             )
         print(f"{len(rows)} failed lead deliver{'y' if len(rows) == 1 else 'ies'}")
         return 0
+    from cdp_common.cli import CommandError
+    from cdp_syncer.processor import MissingSetting
+
     sync = SyncerSettings()
     if args.destination:
         sync = sync.model_copy(update={"destinations": args.destination})
-    service = SyncerProcessor(settings, sync)
+    try:
+        service = SyncerProcessor(settings, sync)
+    except MissingSetting as e:
+        raise CommandError(str(e)) from e
     await service.start()
     try:
         counts = await service.retry_failed(args.destination)

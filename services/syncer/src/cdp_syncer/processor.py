@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from cdp_common.metrics import M, build
 from cdp_common.records import LeadFailure
 from cdp_common.settings import (
+    CONFIG_FILE,
     CommonSettings,
     HubSpotSettings,
     MauticSettings,
@@ -36,6 +37,10 @@ from cdp_syncer.logic.flow import Breaker, TokenBucket, Verdict
 from cdp_syncer.logic.mapping import HUBSPOT_DEFAULT, MAUTIC_DEFAULT, check_map
 
 logger = logging.getLogger(__name__)
+
+
+class MissingSetting(ValueError):
+    """A destination is configured without what it needs."""
 
 
 def build_destinations(settings: SyncerSettings) -> list[Destination]:
@@ -60,7 +65,11 @@ def build_destinations(settings: SyncerSettings) -> list[Destination]:
 
             w = WebhookSettings()
             if not w.secret.get_secret_value():
-                raise ValueError("CDP_WEBHOOK_SECRET is required for the webhook destination")
+                raise MissingSetting(
+                    "CDP_WEBHOOK_SECRET is required for the webhook destination (or leave webhook out of "
+                    f"CDP_SYNC_DESTINATIONS): set it in the environment, in .env, or in {CONFIG_FILE}, "
+                    "which the local start script writes"
+                )
             out.append(Webhook(w.url, w.secret.get_secret_value(), settings.timeout_s))
     return out
 
