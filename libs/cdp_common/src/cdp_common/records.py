@@ -245,3 +245,16 @@ class LeadFailure(Wire):
     attempts: int
     failed_at: Timestamp
     lead: dict[str, Any]
+
+
+class Erasure(Wire):
+    """A person was erased (``cdp.privacy.erasures``, keyed by profile id): every system
+    that received them must delete them. The syncer forwards it to each destination
+    (HubSpot's GDPR delete, Mautic's contact delete, a signed ``contact.erased`` webhook)."""
+
+    schema_: Literal["cdp.erasure/v1"] = Field(default="cdp.erasure/v1", alias="schema")
+    request_id: str
+    profile_ids: list[str]
+    emails: list[str]
+    user_ids: list[str] = Field(default_factory=list)
+    requested_at: Timestamp

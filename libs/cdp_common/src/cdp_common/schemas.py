@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from cdp_common.records import EnrichedHit, LeadFailure, QualifiedLead, RawHit, Rejected, SegmentChange
+from cdp_common.records import EnrichedHit, Erasure, LeadFailure, QualifiedLead, RawHit, Rejected, SegmentChange
 from cdp_common.topics import Topic
 
 # topic -> (file name, model)
@@ -23,6 +23,7 @@ PUBLIC_SCHEMAS: dict[Topic, tuple[str, type[BaseModel]]] = {
     Topic.HITS_ENRICHED: ("cdp.hit-enriched.v1.schema.json", EnrichedHit),
     Topic.HITS_RAW: ("cdp.hit-raw.v1.schema.json", RawHit),
     Topic.HITS_REJECTED: ("cdp.rejected.v1.schema.json", Rejected),
+    Topic.PRIVACY_ERASURES: ("cdp.erasure.v1.schema.json", Erasure),
 }
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "schemas"

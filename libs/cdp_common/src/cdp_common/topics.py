@@ -13,6 +13,7 @@ class Topic(StrEnum):
     SEGMENT_CHANGES = "cdp.segments.changes"
     LEADS_QUALIFIED = "cdp.leads.qualified"
     LEADS_FAILED = "cdp.leads.failed"
+    PRIVACY_ERASURES = "cdp.privacy.erasures"
 
 
 HOUR_MS = 3_600_000
@@ -25,9 +26,10 @@ class TopicSpec:
     retention_ms: int
     cleanup_policy: str = "delete"
     description: str = ""
+    extra: tuple[tuple[str, str], ...] = ()
 
     def configs(self) -> dict[str, str]:
-        return {"retention.ms": str(self.retention_ms), "cleanup.policy": self.cleanup_policy}
+        return {"retention.ms": str(self.retention_ms), "cleanup.policy": self.cleanup_policy, **dict(self.extra)}
 
 
 # Defaults. The raw topic holds full client IPs, so it is kept short (24 h): long enough
@@ -39,6 +41,19 @@ DEFAULT_RETENTION_HOURS: dict[Topic, float] = {
     Topic.SEGMENT_CHANGES: 7 * 24,
     Topic.LEADS_QUALIFIED: 30 * 24,
     Topic.LEADS_FAILED: 30 * 24,
+    # an erasure request names the person's emails: kept only as long as the destinations
+    # need to carry it out (the syncer consumes it within seconds when they are up)
+    Topic.PRIVACY_ERASURES: 7 * 24,
+}
+
+# Person-level topics keyed by profile id are also compacted, so that the tombstone an
+# erasure writes removes that person's records within a day (not at the end of retention).
+COMPACTED: dict[Topic, tuple[tuple[str, str], ...]] = {
+    Topic.LEADS_QUALIFIED: (
+        ("max.compaction.lag.ms", str(24 * HOUR_MS)),
+        ("segment.ms", str(6 * HOUR_MS)),
+        ("delete.retention.ms", str(HOUR_MS)),
+    ),
 }
 
 DESCRIPTIONS: dict[Topic, str] = {
@@ -48,6 +63,7 @@ DESCRIPTIONS: dict[Topic, str] = {
     Topic.SEGMENT_CHANGES: "SegmentChange: a profile entered or left a segment, keyed by profile id",
     Topic.LEADS_QUALIFIED: "QualifiedLead (cdp.lead/v1): a known profile qualified or changed, keyed by profile id",
     Topic.LEADS_FAILED: "Leads a destination refused permanently, with the destination's error",
+    Topic.PRIVACY_ERASURES: "Erasure (cdp.erasure/v1): a person was erased; the syncer deletes them everywhere",
 }
 
 
@@ -71,7 +87,9 @@ def topic_specs(
                 name=topic.value,
                 partitions=partition_overrides.get(topic.value, partitions),
                 retention_ms=int(hours * HOUR_MS),
+                cleanup_policy="compact,delete" if topic in COMPACTED else "delete",
                 description=DESCRIPTIONS[topic],
+                extra=COMPACTED.get(topic, ()),
             )
         )
     return specs

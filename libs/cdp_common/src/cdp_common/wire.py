@@ -171,6 +171,15 @@ class LeadFailureDoc(TypedDict):
     lead: dict[str, Any]
 
 
+class ErasureDoc(TypedDict):
+    schema: str
+    requestId: str
+    profileIds: list[str]
+    emails: list[str]
+    userIds: list[str]
+    requestedAt: str
+
+
 # topic -> (its TypedDict, the schema file it must match)
 TOPIC_RECORDS: dict[str, tuple[type, str]] = {
     Topic.HITS_RAW.value: (RawHitDoc, "cdp.hit-raw.v1"),
@@ -179,4 +188,5 @@ TOPIC_RECORDS: dict[str, tuple[type, str]] = {
     Topic.SEGMENT_CHANGES.value: (SegmentChangeDoc, "cdp.segment-change.v1"),
     Topic.LEADS_QUALIFIED.value: (LeadDoc, "cdp.lead.v1"),
     Topic.LEADS_FAILED.value: (LeadFailureDoc, "cdp.lead-failure.v1"),
+    Topic.PRIVACY_ERASURES.value: (ErasureDoc, "cdp.erasure.v1"),
 }
