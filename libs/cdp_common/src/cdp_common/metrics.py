@@ -39,6 +39,7 @@ class M(StrEnum):
     SYNCER_REQUESTS = "cdp_syncer_requests_total"
     SYNCER_REQUEST_SECONDS = "cdp_syncer_request_seconds"
     SYNCER_BREAKER = "cdp_syncer_breaker_open"
+    SYNCER_ERASURES = "cdp_syncer_erasures_total"
     # the stream engine (every processor, label ``stage``)
     STREAM_RECORDS_IN = "cdp_stream_records_in_total"
     STREAM_RECORDS_OUT = "cdp_stream_records_out_total"
@@ -120,6 +121,11 @@ DEFS: dict[M, MetricDef] = {
         "histogram", "Time of one request to a destination", ("destination",), _LATENCY_BUCKETS
     ),
     M.SYNCER_BREAKER: MetricDef("gauge", "1 while the destination's circuit breaker is open", ("destination",)),
+    M.SYNCER_ERASURES: MetricDef(
+        "counter",
+        "Erasure requests carried out at a destination, by result (deleted, absent, failed)",
+        ("destination", "result"),
+    ),
     M.STREAM_RECORDS_IN: MetricDef("counter", "Records consumed and handed to the processor", ("stage",)),
     M.STREAM_RECORDS_OUT: MetricDef("counter", "Records produced and acknowledged, by topic", ("stage", "topic")),
     M.STREAM_REJECTED: MetricDef("counter", "Input records sent to the rejected topic, by reason", ("stage", "reason")),

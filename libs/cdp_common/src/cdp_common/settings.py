@@ -163,6 +163,7 @@ class SyncerSettings(BaseSettings):
     runner: Literal["engine", "faust"] = "engine"
     input_topic: str = Topic.LEADS_QUALIFIED.value
     failed_topic: str = Topic.LEADS_FAILED.value
+    erasures_topic: str = Topic.PRIVACY_ERASURES.value
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     batch_size: int = Field(default=500, ge=1)
     batch_within_s: float = Field(default=0.2, gt=0)
@@ -239,3 +240,4 @@ class ConsoleSettings(BaseSettings):
     personalize_burst: int = Field(default=30, ge=1)
     refresh_s: float = Field(default=5.0, gt=0, le=10)
     leads_topic: str = Topic.LEADS_QUALIFIED.value
+    erasures_topic: str = Topic.PRIVACY_ERASURES.value

@@ -49,6 +49,7 @@ class State:
         self.write_keys: dict[str, tuple[str, frozenset[str]]] = {}  # write key -> (source id, origins)
         self.origins: frozenset[str] = frozenset()  # every source's allowed origins (preflights)
         self.limiter = RateLimiter(settings.personalize_rate, settings.personalize_burst)
+        self.erasing = asyncio.Lock()
         self.lookup = self.redis.register_script(LOOKUP)
         self.slots: list[Slot] = []
         self.registry = CollectorRegistry()
@@ -68,6 +69,22 @@ class State:
         rows = await self.pool.fetch("SELECT id, rules, default_variant FROM personalization_slots ORDER BY id")
         self.slots = [parse_slot(r["id"], r["rules"], r["default_variant"]) for r in rows]
 
+    async def publish_erasures(self) -> int:
+        """Every erasure in the outbox to ``cdp.privacy.erasures`` (for the destinations) and
+        a tombstone per profile to the compacted lead topic (which then forgets the person's
+        lead records); each outbox row is deleted once Kafka has acknowledged it."""
+        assert self.pool is not None
+        async with self.erasing:
+            done = 0
+            for e in await data.pending_erasures(self.pool):
+                value = e.model_dump_json(by_alias=True).encode()
+                for p in e.profile_ids:
+                    await self.producer.send_and_wait(self.settings.erasures_topic, value, key=p.encode())
+                    await self.producer.send_and_wait(self.settings.leads_topic, None, key=p.encode())
+                await data.erasure_published(self.pool, e.request_id)
+                done += 1
+            return done
+
     async def refresh_forever(self) -> None:
         while True:
             await asyncio.sleep(self.settings.refresh_s)
@@ -75,6 +92,10 @@ class State:
                 await self.refresh()
             except Exception as e:  # keep serving the last good set
                 logger.warning("could not refresh sources/slots (%s)", e)
+            try:
+                await self.publish_erasures()
+            except Exception as e:
+                logger.warning("could not publish pending erasures (%s); will retry", e)
 
 
 def problem(status: int, message: str) -> HTTPException:
@@ -205,8 +226,10 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
             if namespace_of(ident) == ANON:
                 pipe.delete(keys.anonymous(ident.split(":", 1)[1]))
         await pipe.execute()
-        for p in gone["profiles"]:  # compaction forgets the profile's lead events
-            await st.producer.send_and_wait(st.settings.leads_topic, None, key=p.encode())
+        try:
+            await st.publish_erasures()
+        except Exception as e:  # kept in the outbox: published by the next attempt
+            logger.warning("erasure of %s not yet published (%s); will retry", pid, e)
         await data.audit(pool(), who.name, "erase", pid, {"via": via, "identities": len(gone["identities"])})
         return {"erased": pid, "profiles": gone["profiles"], "suppressedIdentities": len(gone["identities"])}
 

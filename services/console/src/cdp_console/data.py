@@ -3,6 +3,7 @@ export, the campaign report, personalization slots and the audit log."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -10,7 +11,8 @@ from typing import Any
 import asyncpg
 import orjson
 
-from cdp_common.identity import anon_id, email_id, user_id
+from cdp_common.identity import EMAIL, USER, anon_id, email_id, namespace_of, user_id
+from cdp_common.records import Erasure
 from cdp_segmenter.logic.profile import sessions
 
 TOP = 10
@@ -169,6 +171,13 @@ async def erase(pool: asyncpg.Pool, pid: str) -> dict[str, Any] | None:
         gone = [pid] + [r["id"] for r in await conn.fetch("SELECT id FROM profiles WHERE merged_into = $1", pid)]
         ids = [r["id"] for r in await conn.fetch("SELECT id FROM identities WHERE profile_id = ANY($1::text[])", gone)]
         await conn.execute("INSERT INTO suppressions (identity) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", ids)
+        await conn.execute(
+            "INSERT INTO erasure_outbox (request_id, profile_ids, emails, user_ids) VALUES ($1, $2, $3, $4)",
+            "era_" + secrets.token_hex(8),
+            gone,
+            sorted(i.split(":", 1)[1] for i in ids if namespace_of(i) == EMAIL),
+            sorted(i.split(":", 1)[1] for i in ids if namespace_of(i) == USER),
+        )
         await conn.execute("DELETE FROM identities WHERE profile_id = ANY($1::text[])", gone)
         await conn.execute("DELETE FROM lead_deliveries WHERE profile_id = ANY($1::text[])", gone)
         await conn.execute("DELETE FROM leads WHERE profile_id = ANY($1::text[])", gone)
@@ -186,6 +195,24 @@ async def erase(pool: asyncpg.Pool, pid: str) -> dict[str, Any] | None:
         "segments": p.get("segments", []),
         "anonymousIds": p.get("anonymousIds", []),
     }
+
+
+async def pending_erasures(pool: asyncpg.Pool) -> list[Erasure]:
+    rows = await pool.fetch("SELECT * FROM erasure_outbox ORDER BY requested_at")
+    return [
+        Erasure(
+            request_id=r["request_id"],
+            profile_ids=list(r["profile_ids"]),
+            emails=list(r["emails"]),
+            user_ids=list(r["user_ids"]),
+            requested_at=r["requested_at"],
+        )
+        for r in rows
+    ]
+
+
+async def erasure_published(pool: asyncpg.Pool, request_id: str) -> None:
+    await pool.execute("DELETE FROM erasure_outbox WHERE request_id = $1", request_id)
 
 
 async def audit(pool: asyncpg.Pool, actor: str, action: str, subject: str, detail: Mapping[str, Any]) -> None:

@@ -39,6 +39,21 @@ from cdp_syncer.logic.mapping import HUBSPOT_DEFAULT, MAUTIC_DEFAULT, check_map
 logger = logging.getLogger(__name__)
 
 
+def parse_erasure(rec: Record) -> Mapping[str, Any] | str:
+    """An erasure request (``cdp.erasure/v1``), or why it is not one."""
+    try:
+        doc = orjson.loads(rec.value or b"")
+    except orjson.JSONDecodeError as e:
+        return f"not JSON: {e}"
+    if not isinstance(doc, dict) or doc.get("schema") != "cdp.erasure/v1":
+        return "not a cdp.erasure/v1 record"
+    if not isinstance(doc.get("requestId"), str) or not isinstance(doc.get("emails"), list):
+        return "an erasure needs requestId and emails"
+    if not all(isinstance(e, str) for e in doc["emails"]):
+        return "emails: must be strings"
+    return doc
+
+
 class MissingSetting(ValueError):
     """A destination is configured without what it needs."""
 
@@ -105,6 +120,7 @@ class SyncerProcessor:
         self._requests = cast(Counter, build(M.SYNCER_REQUESTS, self.registry))
         self._seconds = cast(Histogram, build(M.SYNCER_REQUEST_SECONDS, self.registry))
         self._breaker = cast(Gauge, build(M.SYNCER_BREAKER, self.registry))
+        self._erasures = cast(Counter, build(M.SYNCER_ERASURES, self.registry))
         policy = Policy(settings.backoff_base_s, settings.backoff_cap_s, settings.max_age_s)
         self.lanes = []
         for d in self.destinations:
@@ -147,13 +163,28 @@ class SyncerProcessor:
         out = Output()
         leads: list[Mapping[str, Any]] = []
         first_seen: dict[str, float] = {}
+        erasures: list[Mapping[str, Any]] = []
         for rec in records:
+            if rec.topic == self.settings.erasures_topic:
+                erasure = parse_erasure(rec)
+                if isinstance(erasure, str):
+                    out.rejects.append(Reject(rec, "malformed", erasure))
+                else:
+                    erasures.append(erasure)
+                continue
+            if rec.value is None:  # an erasure's tombstone: compaction forgets the person's leads
+                out.drop("erased")
+                continue
             got = parse(rec)
             if isinstance(got, str):
                 out.rejects.append(Reject(rec, "malformed", got))
             else:
                 leads.append(got)
                 first_seen[got["eventId"]] = (rec.timestamp_ms or 0) / 1000
+        if erasures:
+            # first, and before any offset moves on: an erasure a destination could not
+            # take yet fails the batch, which the engine retries with backoff
+            await self._erase(erasures)
         if not leads:
             return out
         # age is measured from when the oldest lead of the batch was written
@@ -182,6 +213,26 @@ class SyncerProcessor:
                 )
                 logger.warning("lead %s failed at %s: %s", f.lead["eventId"], f.destination, f.error)
         return out
+
+    async def _erase(self, erasures: list[Mapping[str, Any]]) -> None:
+        pending: list[str] = []
+        for erasure in erasures:
+            if not erasure["emails"]:
+                continue  # never sent anywhere: leads need an email
+            for d in self.destinations:
+                results = await d.erase(erasure)
+                for email, r in zip(erasure["emails"], results, strict=True):
+                    if r.verdict is Verdict.RETRY:
+                        pending.append(f"{d.name}: {r.error}")
+                        continue
+                    result = "failed" if r.verdict is Verdict.PERMANENT else "absent" if r.status == 404 else "deleted"
+                    self._erasures.labels(d.name, result).inc()
+                    if result == "failed":
+                        logger.error("erasure %s of %s refused by %s: %s", erasure["requestId"], email, d.name, r.error)
+                    else:
+                        logger.info("erasure %s: %s at %s", erasure["requestId"], result, d.name)
+        if pending:
+            raise RuntimeError(f"erasure not yet carried out ({'; '.join(pending[:3])}); retrying")
 
     async def _lane(self, lane: Lane, leads: list[Mapping[str, Any]], oldest: float) -> list[store.Final]:
         assert self.pool is not None

@@ -5,7 +5,11 @@ without real accounts.
 
     POST /crm/v3/objects/contacts/batch/upsert   Bearer token; {"inputs": [{id, idProperty: email, properties}]}
     POST /api/contacts/batch/new                 Basic auth; [{email, firstname, ...}, ...]
+    POST /crm/v3/objects/contacts/gdpr-delete    Bearer token; {"objectId": email, "idProperty": "email"}: 204 or 404
+    GET  /api/contacts?search=email:...          Basic auth; the Mautic contacts with that email
+    DELETE /api/contacts/{id}/delete             Basic auth; deletes one
     POST /webhook                                webhook-id / webhook-timestamp / webhook-signature
+                                                 (a lead, or {"type": "contact.erased", "emails": [...]})
     GET  /_sandbox/contacts/{hubspot|mautic|webhook}   what arrived, by email
     GET  /_sandbox/stats                         requests and answers by system
     POST /_sandbox/faults                        {"error_rate": 0.3, "latency_s": 2, "throttle_next": 5,
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import hmac
 import random
 import time
@@ -61,6 +66,7 @@ class State:
     stats: dict[str, dict[str, int]] = field(default_factory=dict)
     webhook_ids: dict[str, int] = field(default_factory=dict)
     regressions: int = 0  # an older lead version arrived after a newer one
+    erased: dict[str, list[str]] = field(default_factory=lambda: {"hubspot": [], "mautic": [], "webhook": []})
     rng: random.Random = field(default_factory=lambda: random.Random(7))
 
     def count(self, system: str, what: str) -> None:
@@ -183,6 +189,56 @@ def create_app(state: State | None = None) -> Starlette:
         st.count("hubspot", "207" if errors else "200")
         return JSONResponse(body, 207 if errors else 200)
 
+    def mautic_authorized(request: Request) -> bool:
+        expected = "Basic " + base64.b64encode(f"{st.user}:{st.password}".encode()).decode()
+        return hmac.compare_digest(request.headers.get("authorization", ""), expected)
+
+    def mautic_id(email: str) -> int:
+        return int(hashlib.sha256(email.lower().encode()).hexdigest()[:6], 16)
+
+    async def hubspot_gdpr_delete(request: Request) -> Response:
+        """``POST /crm/v3/objects/contacts/gdpr-delete`` ``{objectId, idProperty}``: 204, or
+        404 when no such contact."""
+        if request.headers.get("authorization") != f"Bearer {st.token}":
+            return JSONResponse({"status": "error", "category": "INVALID_AUTHENTICATION", "message": "bad token"}, 401)
+        fault = await _faults(st, "hubspot")
+        if fault:
+            return fault
+        doc = orjson.loads(await request.body() or b"{}")
+        email = str(doc.get("objectId") or "").strip().lower()
+        if doc.get("idProperty") != "email" or not email:
+            return JSONResponse({"status": "error", "category": "VALIDATION_ERROR", "message": "objectId"}, 400)
+        st.count("hubspot", "gdpr-delete")
+        if st.contacts["hubspot"].pop(email, None) is None:
+            return JSONResponse({"status": "error", "category": "OBJECT_NOT_FOUND", "message": "not found"}, 404)
+        st.erased["hubspot"].append(email)
+        return Response(status_code=204)
+
+    async def mautic_search(request: Request) -> Response:
+        """``GET /api/contacts?search=email:...``: the contacts by id."""
+        if not mautic_authorized(request):
+            return JSONResponse({"errors": [{"code": 401, "message": "API authorization denied."}]}, 401)
+        term = request.query_params.get("search", "")
+        email = term.removeprefix("email:").strip().lower() if term.startswith("email:") else ""
+        found = {} if email not in st.contacts["mautic"] else {str(mautic_id(email)): {"id": mautic_id(email)}}
+        return JSONResponse({"total": str(len(found)), "contacts": found})
+
+    async def mautic_delete(request: Request) -> Response:
+        """``DELETE /api/contacts/{id}/delete``."""
+        if not mautic_authorized(request):
+            return JSONResponse({"errors": [{"code": 401, "message": "API authorization denied."}]}, 401)
+        fault = await _faults(st, "mautic")
+        if fault:
+            return fault
+        cid = int(request.path_params["cid"])
+        email = next((e for e in st.contacts["mautic"] if mautic_id(e) == cid), None)
+        if email is None:
+            return JSONResponse({"errors": [{"code": 404, "message": "Item was not found."}]}, 404)
+        st.count("mautic", "delete")
+        contact = st.contacts["mautic"].pop(email)
+        st.erased["mautic"].append(email)
+        return JSONResponse({"contact": {"id": cid, "fields": {"all": contact["properties"]}}})
+
     async def mautic(request: Request) -> Response:
         expected = "Basic " + base64.b64encode(f"{st.user}:{st.password}".encode()).decode()
         if not hmac.compare_digest(request.headers.get("authorization", ""), expected):
@@ -207,7 +263,7 @@ def create_app(state: State | None = None) -> Starlette:
                 continue
             new = st.store("mautic", email, c, c.get("cdp_lead_version"))
             codes.append(201 if new else 200)
-            out.append({"id": abs(hash(email)) % 10**6, "fields": {"all": c}})
+            out.append({"id": mautic_id(email), "fields": {"all": c}})
         st.count("mautic", "201")
         body: dict[str, Any] = {"contacts": out, "statusCodes": codes}
         if errors:
@@ -224,6 +280,12 @@ def create_app(state: State | None = None) -> Starlette:
         if fault:
             return fault
         lead = orjson.loads(body)
+        if lead.get("type") == "contact.erased":
+            for gone in lead.get("emails") or []:
+                st.contacts["webhook"].pop(str(gone).lower(), None)
+                st.erased["webhook"].append(str(gone).lower())
+            st.count("webhook", "erased")
+            return Response(status_code=204)
         email = lead.get("contact", {}).get("email", "")
         if _record_fault(st, email) == "permanent":
             st.count("webhook", "422")
@@ -246,6 +308,7 @@ def create_app(state: State | None = None) -> Starlette:
                 "requests": st.stats,
                 "regressions": st.regressions,
                 "webhookDuplicates": sum(n - 1 for n in st.webhook_ids.values()),
+                "erased": st.erased,
             }
         )
 
@@ -264,6 +327,7 @@ def create_app(state: State | None = None) -> Starlette:
         st.stats.clear()
         st.webhook_ids.clear()
         st.regressions = 0
+        st.erased = {"hubspot": [], "mautic": [], "webhook": []}
         return Response(status_code=204)
 
     async def health(request: Request) -> Response:
@@ -273,6 +337,9 @@ def create_app(state: State | None = None) -> Starlette:
         routes=[
             Route("/crm/v3/objects/contacts/batch/upsert", hubspot, methods=["POST"]),
             Route("/api/contacts/batch/new", mautic, methods=["POST"]),
+            Route("/crm/v3/objects/contacts/gdpr-delete", hubspot_gdpr_delete, methods=["POST"]),
+            Route("/api/contacts", mautic_search, methods=["GET"]),
+            Route("/api/contacts/{cid:int}/delete", mautic_delete, methods=["DELETE"]),
             Route("/webhook", webhook, methods=["POST"]),
             Route("/_sandbox/contacts/{system}", contacts),
             Route("/_sandbox/stats", stats),

@@ -31,6 +31,8 @@ class StreamOptions:
     read_committed: bool = True
     max_poll_interval_s: float = 300.0
     runner: Runner = "engine"
+    # more topics read by the same group (the syncer's erasure requests beside its leads)
+    extra_topics: tuple[str, ...] = ()
 
 
 class ProcessorSettings(Protocol):
@@ -77,7 +79,7 @@ def run(processor: Processor, common: CommonSettings, options: StreamOptions, re
             processor,
             bootstrap=common.kafka_bootstrap,
             group_id=options.group_id,
-            topic=options.input_topic,
+            topics=(options.input_topic, *options.extra_topics),
             batch_size=options.batch_size,
             batch_within_s=options.batch_within_s,
             auto_offset_reset=options.auto_offset_reset,
@@ -96,7 +98,7 @@ def run(processor: Processor, common: CommonSettings, options: StreamOptions, re
             bootstrap=common.kafka_bootstrap,
             group_id=options.group_id,
             client_id=client_id,
-            topics=(options.input_topic,),
+            topics=(options.input_topic, *options.extra_topics),
             auto_offset_reset=options.auto_offset_reset,
             read_committed=options.read_committed,
             max_poll_interval_s=options.max_poll_interval_s,

@@ -34,7 +34,7 @@ def create_app(
     *,
     bootstrap: str,
     group_id: str,
-    topic: str,
+    topics: tuple[str, ...],
     batch_size: int,
     batch_within_s: float,
     auto_offset_reset: str,
@@ -60,7 +60,7 @@ def create_app(
         key_serializer="raw",
         value_serializer="raw",
     )
-    source = app.topic(topic, key_type=bytes, value_type=bytes)
+    source = app.topic(*topics, key_type=bytes, value_type=bytes)
     started = asyncio.Event()
 
     async def deliver(emits: Sequence[Emit]) -> None:

@@ -28,12 +28,25 @@ class Destination(Protocol):
 
     async def send(self, leads: Sequence[Lead]) -> list[Result]: ...
 
+    async def erase(self, erasure: Mapping[str, Any]) -> list[Result]:
+        """Delete the erased person (``cdp.erasure/v1``) here: a result per email, where
+        DELIVERED with status 404 means there was nothing to delete."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
 def transport_failure(e: Exception, n: int) -> list[Result]:
     """Timeouts and connection errors: nothing is known to have arrived; retry all."""
     return [Result(Verdict.RETRY, f"{type(e).__name__}: {e}".strip()) for _ in range(n)]
+
+
+def erase_answer(resp: httpx.Response, now: float) -> Result:
+    """One deletion's answer: 404 (or 410) is "nothing there", which is what was wanted."""
+    if resp.status_code in (404, 410):
+        return Result(Verdict.DELIVERED, status=404)
+    whole = whole_answer(resp, 1, now)
+    return whole[0] if whole else Result(Verdict.DELIVERED, status=resp.status_code)
 
 
 def whole_answer(resp: httpx.Response, n: int, now: float) -> list[Result] | None:

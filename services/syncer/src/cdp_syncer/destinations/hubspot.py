@@ -10,11 +10,12 @@ from typing import Any
 
 import httpx
 
-from cdp_syncer.destinations.base import Lead, Result, transport_failure, whole_answer
+from cdp_syncer.destinations.base import Lead, Result, erase_answer, transport_failure, whole_answer
 from cdp_syncer.logic.flow import Verdict
 from cdp_syncer.logic.mapping import properties
 
 PATH = "/crm/v3/objects/contacts/batch/upsert"
+GDPR_DELETE = "/crm/v3/objects/contacts/gdpr-delete"
 RETRY_CATEGORIES = frozenset({"RATE_LIMITS", "TIMEOUT", "INTERNAL_ERROR"})
 
 
@@ -74,6 +75,18 @@ class HubSpot:
         except ValueError:
             doc = {}
         return per_record(doc, [lead["contact"]["email"] for lead in leads])
+
+    async def erase(self, erasure: Mapping[str, Any]) -> list[Result]:
+        """HubSpot's GDPR delete, by email: the contact and its history are removed for good."""
+        out = []
+        for email in erasure["emails"]:
+            try:
+                resp = await self.client.post(GDPR_DELETE, json={"objectId": email, "idProperty": "email"})
+            except httpx.HTTPError as e:
+                out.append(transport_failure(e, 1)[0])
+                continue
+            out.append(erase_answer(resp, time.time()))
+        return out
 
     async def aclose(self) -> None:
         await self.client.aclose()

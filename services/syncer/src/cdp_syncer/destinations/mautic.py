@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from cdp_syncer.destinations.base import Lead, Result, transport_failure, whole_answer
+from cdp_syncer.destinations.base import Lead, Result, erase_answer, transport_failure, whole_answer
 from cdp_syncer.logic.flow import Verdict, classify
 from cdp_syncer.logic.mapping import properties
 
@@ -56,6 +56,27 @@ class Mautic:
         except ValueError:
             doc = {}
         return per_record(doc, len(leads))
+
+    async def erase(self, erasure: Mapping[str, Any]) -> list[Result]:
+        """Mautic's contacts with the email (``search=email:...``), each deleted."""
+        out = []
+        for email in erasure["emails"]:
+            try:
+                found = await self.client.get("/api/contacts", params={"search": f"email:{email}", "limit": 100})
+                if found.status_code != 200:
+                    out.append(erase_answer(found, time.time()))
+                    continue
+                contacts = (found.json() or {}).get("contacts") or {}
+                ids = list(contacts) if isinstance(contacts, dict) else [c.get("id") for c in contacts]
+                result = Result(Verdict.DELIVERED, status=404)  # nobody with that email
+                for cid in ids:
+                    result = erase_answer(await self.client.delete(f"/api/contacts/{cid}/delete"), time.time())
+                    if result.verdict is not Verdict.DELIVERED:
+                        break
+                out.append(result)
+            except (httpx.HTTPError, ValueError) as e:
+                out.append(transport_failure(e, 1)[0])
+        return out
 
     async def aclose(self) -> None:
         await self.client.aclose()

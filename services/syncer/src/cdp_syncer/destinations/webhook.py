@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import httpx
 import orjson
@@ -39,6 +40,29 @@ class Webhook:
 
     async def send(self, leads: Sequence[Lead]) -> list[Result]:
         return list(await asyncio.gather(*(self._one(lead) for lead in leads)))
+
+    async def erase(self, erasure: Mapping[str, Any]) -> list[Result]:
+        """One signed ``contact.erased`` event (``webhook-id``: the erasure request's id)."""
+        event = {
+            "type": "contact.erased",
+            "eventId": erasure["requestId"],
+            "profileIds": erasure["profileIds"],
+            "emails": erasure["emails"],
+            "userIds": erasure.get("userIds", []),
+            "requestedAt": erasure["requestedAt"],
+        }
+        payload = orjson.dumps(event)
+        try:
+            resp = await self.client.post(
+                self.url,
+                content=payload,
+                headers=signing.headers(self.secret, erasure["requestId"], int(time.time()), payload),
+            )
+        except httpx.HTTPError as e:
+            return transport_failure(e, len(erasure["emails"]))
+        whole = whole_answer(resp, 1, time.time())
+        result = whole[0] if whole else Result(Verdict.DELIVERED, status=resp.status_code)
+        return [result for _ in erasure["emails"]]
 
     async def aclose(self) -> None:
         await self.client.aclose()
