@@ -164,6 +164,7 @@ class SyncerSettings(BaseSettings):
     input_topic: str = Topic.LEADS_QUALIFIED.value
     failed_topic: str = Topic.LEADS_FAILED.value
     erasures_topic: str = Topic.PRIVACY_ERASURES.value
+    erasure_poll_s: float = Field(default=1.0, gt=0)
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     batch_size: int = Field(default=500, ge=1)
     batch_within_s: float = Field(default=0.2, gt=0)

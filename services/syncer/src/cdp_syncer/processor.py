@@ -8,6 +8,7 @@ the webhook's ``webhook-id``, versions already delivered are skipped)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -135,6 +136,7 @@ class SyncerProcessor:
                 )
             )
         self.pool: asyncpg.Pool | None = None
+        self._eraser: asyncio.Task[None] | None = None
 
     def _observe(self, name: str, seconds: float, results: list[Result]) -> None:
         self._seconds.labels(name).observe(seconds)
@@ -150,8 +152,14 @@ class SyncerProcessor:
             except (OSError, asyncpg.PostgresError) as e:
                 logger.warning("Postgres not reachable (%s); retrying", e)
                 await asyncio.sleep(1.0)
+        if publish is not None:  # a running stage (not `cdp leads retry`)
+            self._eraser = asyncio.create_task(self._erase_forever(), name="erasures")
 
     async def stop(self) -> None:
+        if self._eraser is not None:
+            self._eraser.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._eraser
         for d in self.destinations:
             await d.aclose()
         if self.pool:
@@ -182,9 +190,8 @@ class SyncerProcessor:
                 leads.append(got)
                 first_seen[got["eventId"]] = (rec.timestamp_ms or 0) / 1000
         if erasures:
-            # first, and before any offset moves on: an erasure a destination could not
-            # take yet fails the batch, which the engine retries with backoff
-            await self._erase(erasures)
+            # durable before the offsets move on; carried out apart from lead delivery
+            await store.queue_erasures(self.pool, erasures, [d.name for d in self.destinations])
         if not leads:
             return out
         # age is measured from when the oldest lead of the batch was written
@@ -214,25 +221,51 @@ class SyncerProcessor:
                 logger.warning("lead %s failed at %s: %s", f.lead["eventId"], f.destination, f.error)
         return out
 
-    async def _erase(self, erasures: list[Mapping[str, Any]]) -> None:
-        pending: list[str] = []
-        for erasure in erasures:
-            if not erasure["emails"]:
-                continue  # never sent anywhere: leads need an email
-            for d in self.destinations:
-                results = await d.erase(erasure)
-                for email, r in zip(erasure["emails"], results, strict=True):
-                    if r.verdict is Verdict.RETRY:
-                        pending.append(f"{d.name}: {r.error}")
-                        continue
-                    result = "failed" if r.verdict is Verdict.PERMANENT else "absent" if r.status == 404 else "deleted"
-                    self._erasures.labels(d.name, result).inc()
-                    if result == "failed":
-                        logger.error("erasure %s of %s refused by %s: %s", erasure["requestId"], email, d.name, r.error)
-                    else:
-                        logger.info("erasure %s: %s at %s", erasure["requestId"], result, d.name)
-        if pending:
-            raise RuntimeError(f"erasure not yet carried out ({'; '.join(pending[:3])}); retrying")
+    async def _erase_due(self) -> int:
+        """Carry out the erasures that are due, each destination on its own: a destination
+        that is down is retried with backoff and holds up neither the others nor any lead."""
+        assert self.pool is not None
+        by_name = {d.name: d for d in self.destinations}
+        rows = await store.due_erasures(self.pool)
+        for row in rows:
+            d = by_name.get(row["destination"])
+            request = row["request"]
+            if d is None:  # a destination since removed from the settings
+                await store.erasure_done(self.pool, row["request_id"], row["destination"], "failed", "not configured")
+                continue
+            results = await d.erase(request) if request["emails"] else []
+            retry = [r for r in results if r.verdict is Verdict.RETRY]
+            if retry:
+                hint = max((r.retry_after or 0.0) for r in retry)
+                delay = max(hint, min(self.settings.backoff_cap_s, self.settings.backoff_base_s * 2 ** row["attempts"]))
+                await store.erasure_retry(self.pool, row["request_id"], d.name, delay, retry[0].error or "retry")
+                logger.warning(
+                    "erasure %s at %s: %s; retrying in %.1f s", row["request_id"], d.name, retry[0].error, delay
+                )
+                continue
+            outcomes = []
+            for r in results:
+                outcome = "failed" if r.verdict is Verdict.PERMANENT else "absent" if r.status == 404 else "deleted"
+                self._erasures.labels(d.name, outcome).inc()
+                outcomes.append(outcome if outcome != "failed" else f"failed: {r.error}")
+            failed = any(o.startswith("failed") for o in outcomes)
+            if failed:
+                logger.error("erasure %s refused by %s: %s", row["request_id"], d.name, outcomes)
+            await store.erasure_done(
+                self.pool, row["request_id"], d.name, "failed" if failed else "done", "; ".join(outcomes) or "nothing"
+            )
+        return len(rows)
+
+    async def _erase_forever(self) -> None:
+        while True:
+            try:
+                if not await self._erase_due():
+                    await asyncio.sleep(self.settings.erasure_poll_s)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # Postgres away: the rows wait
+                logger.warning("erasures: %s; retrying", e)
+                await asyncio.sleep(1.0)
 
     async def _lane(self, lane: Lane, leads: list[Mapping[str, Any]], oldest: float) -> list[store.Final]:
         assert self.pool is not None

@@ -69,3 +69,47 @@ async def failed(pool: asyncpg.Pool, destination: str | None = None, limit: int 
         limit,
     )
     return rows
+
+
+async def queue_erasures(
+    pool: asyncpg.Pool, erasures: Sequence[Mapping[str, Any]], destinations: Sequence[str]
+) -> None:
+    """One pending row per erasure and destination (a redelivered request adds nothing)."""
+    rows = [(e["requestId"], d, dict(e)) for e in erasures for d in destinations]
+    if rows:
+        await pool.executemany(
+            "INSERT INTO erasure_deliveries (request_id, destination, request) VALUES ($1, $2, $3) "
+            "ON CONFLICT (request_id, destination) DO NOTHING",
+            rows,
+        )
+
+
+async def due_erasures(pool: asyncpg.Pool, limit: int = 50) -> list[asyncpg.Record]:
+    return await pool.fetch(
+        "SELECT request_id, destination, request, attempts FROM erasure_deliveries "
+        "WHERE status = 'pending' AND next_at <= now() ORDER BY next_at LIMIT $1",
+        limit,
+    )
+
+
+async def erasure_done(pool: asyncpg.Pool, request_id: str, destination: str, status: str, result: str) -> None:
+    """Done or failed for good: the emails leave the table (only the outcome stays)."""
+    await pool.execute(
+        "UPDATE erasure_deliveries SET status = $3, result = $4, request = NULL, attempts = attempts + 1, "
+        "updated_at = now() WHERE request_id = $1 AND destination = $2",
+        request_id,
+        destination,
+        status,
+        result,
+    )
+
+
+async def erasure_retry(pool: asyncpg.Pool, request_id: str, destination: str, delay_s: float, error: str) -> None:
+    await pool.execute(
+        "UPDATE erasure_deliveries SET attempts = attempts + 1, result = $4, "
+        "next_at = now() + make_interval(secs => $3), updated_at = now() WHERE request_id = $1 AND destination = $2",
+        request_id,
+        destination,
+        delay_s,
+        error,
+    )
