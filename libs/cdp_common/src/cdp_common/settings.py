@@ -241,4 +241,5 @@ class ConsoleSettings(BaseSettings):
     personalize_burst: int = Field(default=30, ge=1)
     refresh_s: float = Field(default=5.0, gt=0, le=10)
     leads_topic: str = Topic.LEADS_QUALIFIED.value
+    leads_failed_topic: str = Topic.LEADS_FAILED.value
     erasures_topic: str = Topic.PRIVACY_ERASURES.value

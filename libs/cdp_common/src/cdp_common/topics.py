@@ -48,12 +48,14 @@ DEFAULT_RETENTION_HOURS: dict[Topic, float] = {
 
 # Person-level topics keyed by profile id are also compacted, so that the tombstone an
 # erasure writes removes that person's records within a day (not at the end of retention).
+_FORGET_WITHIN_A_DAY = (
+    ("max.compaction.lag.ms", str(24 * HOUR_MS)),
+    ("segment.ms", str(6 * HOUR_MS)),
+    ("delete.retention.ms", str(HOUR_MS)),
+)
 COMPACTED: dict[Topic, tuple[tuple[str, str], ...]] = {
-    Topic.LEADS_QUALIFIED: (
-        ("max.compaction.lag.ms", str(24 * HOUR_MS)),
-        ("segment.ms", str(6 * HOUR_MS)),
-        ("delete.retention.ms", str(HOUR_MS)),
-    ),
+    Topic.LEADS_QUALIFIED: _FORGET_WITHIN_A_DAY,
+    Topic.LEADS_FAILED: _FORGET_WITHIN_A_DAY,
 }
 
 DESCRIPTIONS: dict[Topic, str] = {

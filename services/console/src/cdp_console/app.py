@@ -80,7 +80,8 @@ class State:
                 value = e.model_dump_json(by_alias=True).encode()
                 for p in e.profile_ids:
                     await self.producer.send_and_wait(self.settings.erasures_topic, value, key=p.encode())
-                    await self.producer.send_and_wait(self.settings.leads_topic, None, key=p.encode())
+                    for topic in (self.settings.leads_topic, self.settings.leads_failed_topic):
+                        await self.producer.send_and_wait(topic, None, key=p.encode())
                 await data.erasure_published(self.pool, e.request_id)
                 done += 1
             return done
