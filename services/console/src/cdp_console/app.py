@@ -243,8 +243,8 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
         return await _erase(await _find(None, None, None, email), who, "email")
 
     @app.get("/v1/audit", summary="Who erased or exported what")
-    async def audit_log(who: Admin, limit: int = 100) -> list[dict[str, Any]]:
-        rows = await pool().fetch("SELECT * FROM audit_log ORDER BY id DESC LIMIT $1", min(limit, 1000))
+    async def audit_log(who: Admin, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+        rows = await pool().fetch("SELECT * FROM audit_log ORDER BY id DESC LIMIT $1", limit)
         return [
             {
                 "at": r["at"].isoformat(),
