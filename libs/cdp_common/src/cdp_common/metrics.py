@@ -24,6 +24,7 @@ class M(StrEnum):
     ENRICHER_UA_CACHE = "cdp_enricher_ua_cache"
     ENRICHER_RULES = "cdp_enricher_rules"
     ENRICHER_REJECTED_RATIO = "cdp_enricher_rejected_ratio"
+    ENRICHER_PLAN_VIOLATIONS = "cdp_enricher_plan_violations_total"
     # segmenter
     SEGMENTER_RECORDS = "cdp_segmenter_records_total"
     SEGMENTER_BATCH_SECONDS = "cdp_segmenter_batch_seconds"
@@ -81,6 +82,11 @@ DEFS: dict[M, MetricDef] = {
         "counter", "Raw records by outcome (emitted, rejected, dropped) and reason", ("outcome", "reason")
     ),
     M.ENRICHER_BOTS: MetricDef("counter", "Hits flagged as bots, by reason", ("reason",)),
+    M.ENRICHER_PLAN_VIOLATIONS: MetricDef(
+        "counter",
+        "Tracking-plan violations by source id, planned event name ('(unplanned)' otherwise), type and action",
+        ("source", "event", "type", "action"),
+    ),
     M.ENRICHER_BATCH_SECONDS: MetricDef(
         "histogram", "Time to enrich and durably publish one batch", (), _LATENCY_BUCKETS
     ),

@@ -88,6 +88,14 @@ class TraitHint(Wire):
     rule_id: str
 
 
+class PlanViolation(Wire):
+    """How an event broke its source's tracking plan (the event went on: allow or omit)."""
+
+    type: Literal["unplanned_event", "required_missing", "datatype_mismatch", "additional_property", "invalid_value"]
+    field: str
+    message: str
+
+
 class Enrichment(Wire):
     campaign: Campaign = Field(default_factory=Campaign)
     click: Click | None = None
@@ -97,6 +105,7 @@ class Enrichment(Wire):
     bot: Bot = Field(default_factory=Bot)
     geo: Geo = Field(default_factory=Geo)
     traits: list[TraitHint] = Field(default_factory=list)
+    violations: list[PlanViolation] = Field(default_factory=list)
 
 
 class EnrichedHit(Wire):

@@ -93,6 +93,12 @@ class TraitHintDoc(TypedDict):
     ruleId: str
 
 
+class PlanViolationDoc(TypedDict):
+    type: str
+    field: str
+    message: str
+
+
 class EnrichmentDoc(TypedDict, total=False):
     campaign: CampaignDoc
     click: ClickDoc | None
@@ -102,6 +108,7 @@ class EnrichmentDoc(TypedDict, total=False):
     bot: BotDoc
     geo: GeoDoc
     traits: list[TraitHintDoc]
+    violations: list[PlanViolationDoc]  # only when the event broke its tracking plan
 
 
 class EnrichedHitDoc(TypedDict):

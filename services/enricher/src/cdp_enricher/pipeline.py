@@ -16,6 +16,7 @@ from cdp_common.identity import anon_id, email_id, user_id
 from cdp_common.wire import CampaignDoc, ClickDoc, DeviceDoc, EnrichedHitDoc, EnrichmentDoc, RawHitDoc, TraitHintDoc
 from cdp_enricher.logic import bots, channel, privacy, referrer
 from cdp_enricher.logic.campaign import CampaignConfig, attribute
+from cdp_enricher.logic.plans import Plan, Violation, check
 from cdp_enricher.logic.rules import CompiledRule, KvConvention, kv_traits, matching_traits
 from cdp_enricher.logic.urls import query_of
 from cdp_enricher.logic.useragent import device_of
@@ -36,6 +37,7 @@ class Rules:
     suppressed: frozenset[str] = frozenset()  # erased identities: their hits are dropped
     campaign: CampaignConfig = field(default_factory=CampaignConfig)
     kv: KvConvention = field(default_factory=KvConvention)
+    plans: Mapping[str, Plan] = field(default_factory=dict)  # source id -> tracking plan in force
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,9 @@ class Emitted:
     value: bytes
     bot_reason: str | None
     channel: str
+    violations: tuple[Violation, ...] = ()  # against the source's tracking plan (flagged, not blocked)
+    planned_event: str | None = None  # the event name as a metric label: planned names only
+    source_id: str = ""
 
     @property
     def bot(self) -> bool:
@@ -55,6 +60,8 @@ class Refused:
     reason: str  # a short code, e.g. "malformed_json"
     message: str
     source_id: str | None = None
+    violations: tuple[Violation, ...] = ()  # reason "tracking_plan": what the plan blocked
+    planned_event: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +159,26 @@ class Enricher:
         aid, uid = ev.get("anonymousId"), ev.get("userId")
         if rules.suppressed and _suppressed(ev, aid, uid, rules.suppressed):
             return Dropped("suppressed")
+        violations: tuple[Violation, ...] = ()
+        planned: str | None = None
+        plan = rules.plans.get(hit["sourceId"]) if rules.plans else None
+        if plan is not None:
+            verdict = check(plan, ev)
+            name = ev.get("event")
+            planned = name if isinstance(name, str) and name in plan.events else None
+            if verdict.blocked:
+                listed = "; ".join(f"{v.type} {v.field}: {v.message}" for v in verdict.violations)
+                return Refused(
+                    "tracking_plan",
+                    f"blocked by plan v{plan.version}: {listed}",
+                    hit["sourceId"],
+                    verdict.violations,
+                    planned,
+                )
+            if verdict.violations and verdict.event is not None:
+                violations = verdict.violations
+                ev = verdict.event
+                hit["event"] = cast(Any, ev)
         ctx: dict[str, Any] = ev.get("context") or {}
         props: dict[str, Any] = ev.get("properties") or {}
         page: dict[str, Any] = ctx["page"] if isinstance(ctx.get("page"), dict) else {}
@@ -210,6 +237,8 @@ class Enricher:
             "geo": {"country": country, "ip": anon_ip},
             "traits": traits,
         }
+        if violations:
+            enrichment["violations"] = [cast(Any, v.as_json()) for v in violations]
         out: EnrichedHitDoc = {
             "event": hit["event"],
             "receivedAt": hit["receivedAt"],
@@ -219,7 +248,8 @@ class Enricher:
             "enrichment": enrichment,
         }
         key = str(aid or uid).encode()
-        return Emitted(key, orjson.dumps(out, option=_OPTS), bot_reason, chan.value)
+        value = orjson.dumps(out, option=_OPTS)
+        return Emitted(key, value, bot_reason, chan.value, violations, planned, hit["sourceId"])
 
 
 class RejectionGuard:

@@ -21,7 +21,7 @@ from cdp_common.stream import Emit, Fatal, Output, Publish, Record, Reject
 from cdp_enricher.logic.campaign import DEFAULT_PRECEDENCE, CampaignConfig
 from cdp_enricher.logic.rules import KvConvention, compile_rules
 from cdp_enricher.pipeline import Dropped, Emitted, Enricher, RejectionGuard, Rules
-from cdp_enricher.store import RuleStore, load_internal_domains, load_suppressions
+from cdp_enricher.store import RuleStore, load_internal_domains, load_plans, load_suppressions
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class EnricherProcessor:
         self._ua_cache = cast(Gauge, build(M.ENRICHER_UA_CACHE, self.registry))
         self._rules_gauge = cast(Gauge, build(M.ENRICHER_RULES, self.registry))
         self._rejected_ratio = cast(Gauge, build(M.ENRICHER_REJECTED_RATIO, self.registry))
+        self._violations = cast(Counter, build(M.ENRICHER_PLAN_VIOLATIONS, self.registry))
 
         self._refresher: asyncio.Task[None] | None = None
 
@@ -71,8 +72,13 @@ class EnricherProcessor:
                 defs = await RuleStore(pool).list_all()
                 domains = await load_internal_domains(pool)
                 suppressed = await load_suppressions(pool)
+                plans = await load_plans(pool)
                 self.rules = replace(
-                    self.rules, rules=compile_rules(defs), internal_domains=domains, suppressed=suppressed
+                    self.rules,
+                    rules=compile_rules(defs),
+                    internal_domains=domains,
+                    suppressed=suppressed,
+                    plans=plans,
                 )
                 self._rules_gauge.set(len(self.rules.rules))
                 if not self.rules_loaded.is_set():
@@ -83,6 +89,10 @@ class EnricherProcessor:
             except Exception as e:
                 logger.warning("could not load rules (%s); keeping the last good set", e)
             await asyncio.sleep(self.settings.rules_refresh_s if self.rules_loaded.is_set() else 1.0)
+
+    def _omits(self, source_id: str) -> bool:
+        plan = self.rules.plans.get(source_id)
+        return plan is not None and plan.mode == "omit"
 
     async def process(self, batch: Sequence[Record]) -> Output:
         return self.enrich_batch(batch)
@@ -98,6 +108,7 @@ class EnricherProcessor:
         bots: dict[str, int] = {}
         enrich = self.enricher.enrich
         guard = self.guard
+        violations: dict[tuple[str, str, str, str], int] = {}
         for rec in batch:
             outcome = enrich(rec.value, rules)
             if isinstance(outcome, Emitted):
@@ -105,6 +116,11 @@ class EnricherProcessor:
                 key = ("emitted", "bot" if outcome.bot_reason else "ok")
                 if outcome.bot_reason:
                     bots[outcome.bot_reason] = bots.get(outcome.bot_reason, 0) + 1
+                if outcome.violations:
+                    action = "omitted" if self._omits(outcome.source_id) else "flagged"
+                    for v in outcome.violations:
+                        vkey = (outcome.source_id, outcome.planned_event or "(unplanned)", v.type, action)
+                        violations[vkey] = violations.get(vkey, 0) + 1
                 guard.record(False)
             elif isinstance(outcome, Dropped):
                 key = ("dropped", outcome.reason)
@@ -113,7 +129,10 @@ class EnricherProcessor:
             else:
                 out.rejects.append(Reject(rec, outcome.reason, outcome.message, outcome.source_id))
                 key = ("rejected", outcome.reason)
-                guard.record(True)
+                for v in outcome.violations:  # blocked by a tracking plan: by design, not a fault
+                    vkey = (outcome.source_id or "", outcome.planned_event or "(unplanned)", v.type, "blocked")
+                    violations[vkey] = violations.get(vkey, 0) + 1
+                guard.record(outcome.reason != "tracking_plan")
             counts[key] = counts.get(key, 0) + 1
         self._rejected_ratio.set(guard.ratio)
         if guard.tripped:
@@ -125,6 +144,8 @@ class EnricherProcessor:
             self._records.labels(outcome_name, reason).inc(n)
         for reason, n in bots.items():
             self._bots.labels(reason).inc(n)
+        for labels, n in violations.items():
+            self._violations.labels(*labels).inc(n)
         hits, misses = self.enricher.ua_cache_stats()
         self._ua_cache.labels("hit").set(hits)
         self._ua_cache.labels("miss").set(misses)

@@ -98,3 +98,58 @@ def parse_rule_file(data: Any) -> list[RuleDef]:
     if isinstance(data, list):
         data = {"rules": data}
     return RuleFile.model_validate(data).rules
+
+
+class PlanStore:
+    """Tracking plans per source, versioned (``cdp plans``)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def apply(self, doc: dict[str, Any]) -> tuple[str, int, bool]:
+        """Store the plan as its source's next version unless it equals the newest one;
+        returns (source id, version in force, whether it changed). Raises ``PlanError``."""
+        from cdp_enricher.logic.plans import PlanError, parse_plan
+
+        parse_plan(doc)  # refuse a bad plan before anything is written
+        async with self._pool.acquire() as conn, conn.transaction():
+            source_id = await conn.fetchval("SELECT id FROM sources WHERE name = $1", doc["source"])
+            if source_id is None:
+                raise PlanError(f"source: no source named {doc['source']!r} (cdp sources list)")
+            row = await conn.fetchrow(
+                "SELECT version, document FROM tracking_plans WHERE source_id = $1 "
+                "ORDER BY version DESC LIMIT 1 FOR UPDATE",
+                source_id,
+            )
+            if row is not None and json.loads(row["document"]) == doc:
+                return source_id, row["version"], False
+            version = (row["version"] if row else 0) + 1
+            await conn.execute(
+                "INSERT INTO tracking_plans (source_id, version, document) VALUES ($1, $2, $3::jsonb)",
+                source_id,
+                version,
+                json.dumps(doc),
+            )
+            return source_id, version, True
+
+    async def versions(self, source_name: str | None = None) -> list[asyncpg.Record]:
+        return await self._pool.fetch(
+            "SELECT s.name, p.source_id, p.version, p.document, p.created_at FROM tracking_plans p "
+            "JOIN sources s ON s.id = p.source_id WHERE $1::text IS NULL OR s.name = $1 "
+            "ORDER BY s.name, p.version",
+            source_name,
+        )
+
+
+async def load_plans(pool: asyncpg.Pool) -> dict[str, Any]:
+    """The plan in force per source id (its newest version), compiled."""
+    from cdp_enricher.logic.plans import parse_plan
+
+    try:
+        rows = await pool.fetch(
+            "SELECT DISTINCT ON (source_id) source_id, version, document FROM tracking_plans "
+            "ORDER BY source_id, version DESC"
+        )
+    except asyncpg.UndefinedTableError:  # a database migrated before plans existed
+        return {}
+    return {r["source_id"]: parse_plan(json.loads(r["document"]), r["version"]) for r in rows}

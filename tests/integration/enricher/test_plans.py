@@ -1,0 +1,134 @@
+"""Tracking plans through the real enricher on real Kafka: a plan that blocks, one that
+omits, one that allows; each event's fate and the violation counts asserted exactly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cdp_common.sources import SourceStore
+from tests.helpers import ROOT, TopicTail
+from tests.integration.enricher.conftest import Enrichers, raw_hit, send
+
+pytestmark = pytest.mark.integration
+
+SCHEMA = {
+    "type": "object",
+    "required": ["yearlySavings"],
+    "properties": {"yearlySavings": {"type": "number"}, "calculator": {"enum": ["benefit", "roi"]}},
+    "additionalProperties": False,
+}
+
+
+def cdp(settings: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cdp_common.cli", *args],
+        env={"CDP_PG_DSN": settings.pg_dsn.get_secret_value(), "CDP_CONFIG": "/dev/null", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+
+
+@pytest.fixture
+def enricher(settings: Any, kafka_bootstrap: str, migrated_pool: Any) -> Iterator[Enrichers]:
+    e = Enrichers(settings, kafka_bootstrap, "confluent")
+    yield e
+    e.stop()
+
+
+def _events(run: str, source_id: str) -> list[dict[str, Any]]:
+    def track(i: int, name: str, **props: Any) -> dict[str, Any]:
+        return raw_hit(f"{run}-{i}", source_id=source_id, type="track", event=name, properties=props)
+
+    return [
+        track(0, "Calculator Completed", yearlySavings=156000, calculator="benefit"),  # fits the plan
+        track(1, "Calculator Completed", yearlySavings="lots", colour="red"),  # datatype + additional
+        track(2, "Calculator Completed", calculator="roi"),  # required missing
+        track(3, "Coupon Copied", code="X"),  # unplanned
+        raw_hit(f"{run}-4", source_id=source_id),  # a page: not planned, passes
+    ]
+
+
+async def test_block_omit_and_allow_plans_through_the_enricher(
+    settings: Any,
+    migrated_pool: Any,
+    tmp_path: Path,
+    enricher: Enrichers,
+    producer: Any,
+    enriched: TopicTail,
+    rejected: TopicTail,
+) -> None:
+    run = uuid.uuid4().hex[:8]
+    sources = {}
+    for mode in ("block", "omit", "allow"):
+        src = await SourceStore(migrated_pool).add(f"plan-{mode}-{run}")
+        plan = {"source": src.name, "violations": mode, "events": {"Calculator Completed": {"properties": SCHEMA}}}
+        path = tmp_path / f"{mode}.yaml"
+        path.write_text(yaml.safe_dump(plan))
+        done = cdp(settings, "plans", "apply", "-f", str(path))
+        assert done.returncode == 0 and "version 1" in done.stdout, done.stderr
+        again = cdp(settings, "plans", "apply", "-f", str(path))
+        assert "unchanged at version 1" in again.stdout
+        sources[mode] = src.id
+
+    enricher.start(CDP_ENRICHER_RULES_REFRESH_S="1")
+    await enricher.wait_consuming(producer, enriched)
+    for mode, sid in sources.items():
+        await send(producer, _events(f"{run}-{mode}", sid))
+
+    out = await enriched.collect(lambda r: r["event"]["anonymousId"].startswith(run), want=5 + 5 + 2, within=30)
+    by = {r["event"]["anonymousId"]: r for r in out}
+
+    # allow: every event goes on, violations flagged, properties untouched
+    allow = {i: by.get(f"{run}-allow-{i}") for i in range(5)}
+    assert all(allow.values())
+    assert "violations" not in allow[0]["enrichment"] and "violations" not in allow[4]["enrichment"]
+    assert {(v["type"], v["field"]) for v in allow[1]["enrichment"]["violations"]} == {
+        ("datatype_mismatch", "properties.yearlySavings"),
+        ("additional_property", "properties.colour"),
+    }
+    assert allow[1]["event"]["properties"] == {"yearlySavings": "lots", "colour": "red"}
+    assert [v["type"] for v in allow[2]["enrichment"]["violations"]] == ["required_missing"]
+    assert [v["type"] for v in allow[3]["enrichment"]["violations"]] == ["unplanned_event"]
+
+    # omit: the offending properties are gone, the rest goes on flagged
+    omit = {i: by.get(f"{run}-omit-{i}") for i in range(5)}
+    assert all(omit.values())
+    assert omit[1]["event"]["properties"] == {} and len(omit[1]["enrichment"]["violations"]) == 2
+    assert omit[0]["event"]["properties"] == {"yearlySavings": 156000, "calculator": "benefit"}
+
+    # block: only what fits passes; the rest is in the rejected topic with its violations
+    assert {k for k in by if k.startswith(f"{run}-block-")} == {f"{run}-block-0", f"{run}-block-4"}
+    blocked = await rejected.collect(
+        lambda r: r.get("reason") == "tracking_plan" and r.get("sourceId") == sources["block"], want=3, within=15
+    )
+    assert len(blocked) == 3 and all(r["stage"] == "enricher" for r in blocked)
+    assert any("unplanned_event" in r["message"] for r in blocked)
+
+    # the counts, exactly, per source, event, type and action
+    metrics = enricher.metrics(0)
+    counts = {}
+    for line in metrics.splitlines():
+        if line.startswith("cdp_enricher_plan_violations_total{") and any(s in line for s in sources.values()):
+            labels, value = line.rsplit(" ", 1)
+            counts[labels] = float(value)
+
+    def n(mode: str, event: str, kind: str, action: str) -> float:
+        key = f'cdp_enricher_plan_violations_total{{action="{action}",event="{event}",source="{sources[mode]}",type="{kind}"}}'
+        return counts.get(key, 0.0)
+
+    expected = {"block": "blocked", "omit": "omitted", "allow": "flagged"}
+    for mode, action in expected.items():
+        assert n(mode, "Calculator Completed", "datatype_mismatch", action) == 1
+        assert n(mode, "Calculator Completed", "additional_property", action) == 1
+        assert n(mode, "Calculator Completed", "required_missing", action) == 1
+        assert n(mode, "(unplanned)", "unplanned_event", action) == 1
+    assert sum(counts.values()) == 12, counts
