@@ -175,8 +175,8 @@ class Enricher:
                     verdict.violations,
                     planned,
                 )
-            if verdict.violations and verdict.event is not None:
-                violations = verdict.violations
+            violations = verdict.violations
+            if verdict.event is not None:  # properties omitted
                 ev = verdict.event
                 hit["event"] = cast(Any, ev)
         ctx: dict[str, Any] = ev.get("context") or {}

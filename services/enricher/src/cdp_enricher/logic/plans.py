@@ -50,7 +50,12 @@ class Plan:
 class Verdict:
     violations: tuple[Violation, ...] = ()
     blocked: bool = False
-    event: dict[str, Any] | None = None  # the event as it goes on (properties omitted in omit mode)
+    # the event as it goes on when it changed (properties omitted in omit mode); None when
+    # it passes as it is, or is blocked
+    event: dict[str, Any] | None = None
+
+
+PASS = Verdict()
 
 
 def _compile(schema: Any, where: str) -> Any:
@@ -141,22 +146,24 @@ def check(plan: Plan, event: Mapping[str, Any]) -> Verdict:
         name = event.get("event")
         if not isinstance(name, str) or name not in plan.events:
             if plan.allow_unplanned:
-                return Verdict(event=dict(event))
+                return PASS
             v = (Violation("unplanned_event", "event", f"{name!r} is not in the plan for {plan.source}"),)
-            return Verdict(v, blocked=plan.mode == "block", event=None if plan.mode == "block" else dict(event))
+            return Verdict(v, blocked=plan.mode == "block")
         validator, holder = plan.events[name], "properties"
     elif kind == "identify" and plan.traits is not None:
         validator, holder = plan.traits, "traits"
     else:
-        return Verdict(event=dict(event))
-    if validator is None:
-        return Verdict(event=dict(event))
-    found, offending = _violations(validator, event.get(holder), holder)
+        return PASS
+    value = event.get(holder)
+    if validator is None or validator.is_valid(value if isinstance(value, dict) else {}):
+        return PASS  # the common case: no copy, no error objects
+    found, offending = _violations(validator, value, holder)
     if not found:
-        return Verdict(event=dict(event))
+        return PASS
     if plan.mode == "block":
         return Verdict(tuple(found), blocked=True)
-    out = dict(event)
-    if plan.mode == "omit" and offending and isinstance(event.get(holder), dict):
-        out[holder] = {k: v for k, v in event[holder].items() if k not in offending}
-    return Verdict(tuple(found), event=out)
+    if plan.mode == "omit" and offending and isinstance(value, dict):
+        out = dict(event)
+        out[holder] = {k: v for k, v in value.items() if k not in offending}
+        return Verdict(tuple(found), event=out)
+    return Verdict(tuple(found))
