@@ -3,6 +3,7 @@ omits, one that allows; each event's fate and the violation counts asserted exac
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import uuid
@@ -132,3 +133,75 @@ async def test_block_omit_and_allow_plans_through_the_enricher(
         assert n(mode, "Calculator Completed", "required_missing", action) == 1
         assert n(mode, "(unplanned)", "unplanned_event", action) == 1
     assert sum(counts.values()) == 12, counts
+
+
+async def test_blocked_events_are_listed_and_resent_after_the_plan_is_fixed(
+    settings: Any,
+    migrated_pool: Any,
+    tmp_path: Path,
+    enricher: Enrichers,
+    producer: Any,
+    enriched: TopicTail,
+) -> None:
+    """The daily loop of a tracking plan: a renamed event is blocked; `cdp rejects list`
+    shows it; the plan learns the new name; `cdp rejects resend` sends the originals again
+    and they come out enriched, once."""
+    run = uuid.uuid4().hex[:8]
+    src = await SourceStore(migrated_pool).add(f"plan-fix-{run}")
+    plan = {"source": src.name, "violations": "block", "events": {"Calculator Completed": {}}}
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    assert cdp(settings, "plans", "apply", "-f", str(path)).returncode == 0
+    enricher.start(CDP_ENRICHER_RULES_REFRESH_S="1")
+    await enricher.wait_consuming(producer, enriched)
+    renamed = [
+        raw_hit(f"{run}-{i}", source_id=src.id, type="track", event="Calculator Done", properties={"i": i})
+        for i in range(4)
+    ]
+    await send(producer, renamed)
+    assert await enriched.collect(lambda r: r["event"]["anonymousId"].startswith(run), want=1, within=3, settle=0) == []
+
+    def listed() -> subprocess.CompletedProcess[str]:
+        return cdp(settings, "rejects", "list", "--source", src.name, "--reason", "tracking_plan", "--since", "10m")
+
+    env_ok = listed()
+    assert env_ok.returncode == 0, env_ok.stderr
+    lines = [ln for ln in env_ok.stdout.splitlines() if "tracking_plan" in ln and src.id in ln]
+    assert len(lines) == 4 and "enricher/tracking_plan 4" in env_ok.stdout, env_ok.stdout
+    shown = cdp(settings, "rejects", "show", lines[0].split()[2])
+    assert shown.returncode == 0 and "Calculator Done" in shown.stdout and "unplanned_event" in shown.stdout
+
+    plan["events"]["Calculator Done"] = {}
+    path.write_text(yaml.safe_dump(plan))
+    assert "version 2" in cdp(settings, "plans", "apply", "-f", str(path)).stdout
+    await _until_enforced(producer, enriched, src.id, run)
+
+    asked = cdp(settings, "rejects", "resend", "--source", src.name, "--reason", "tracking_plan", "--since", "10m")
+    assert asked.returncode == 2 and "--yes" in asked.stderr  # not a terminal: it will not guess
+    sent = cdp(
+        settings, "rejects", "resend", "--source", src.name, "--reason", "tracking_plan", "--since", "10m", "--yes"
+    )
+    # the four, and any probe the old version blocked while the new one was on its way
+    resent = re.search(r"^sent (\d+) to cdp.hits.raw", sent.stdout, re.M)
+    assert sent.returncode == 0 and resent and int(resent.group(1)) >= 4, sent.stdout + sent.stderr
+    got = await enriched.collect(lambda r: r["event"]["anonymousId"].startswith(f"{run}-"), want=4, within=30)
+    assert sorted(r["event"]["properties"]["i"] for r in got) == [0, 1, 2, 3]
+    assert {r["event"]["messageId"] for r in got} == {h["event"]["messageId"] for h in renamed}
+
+
+async def _until_enforced(producer: Any, enriched: TopicTail, source_id: str, run: str) -> None:
+    """Until the enricher has the new version: a probe with the new name comes out."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    n = 0
+    while loop.time() < deadline:
+        n += 1
+        probe = raw_hit(f"probe-{run}-{n}", source_id=source_id, type="track", event="Calculator Done")
+        await send(producer, [probe])
+        if await enriched.collect(
+            lambda r, a=probe["event"]["anonymousId"]: r["event"]["anonymousId"] == a, want=1, within=2, settle=0
+        ):
+            return
+    raise AssertionError("the enricher did not pick up the plan's new version")

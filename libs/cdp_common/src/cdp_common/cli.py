@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from importlib.metadata import entry_points
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from cdp_common import schemas
@@ -114,6 +115,85 @@ async def cmd_sources(args: argparse.Namespace, settings: CommonSettings) -> int
     return 0
 
 
+async def cmd_rejects(args: argparse.Namespace, settings: CommonSettings) -> int:
+    """``cdp rejects list|show|resend``: what the stages refused, and sending it again."""
+    from datetime import UTC, datetime
+
+    from cdp_common import rejects
+
+    if args.action == "show":
+        try:
+            partition, offset = (int(x) for x in args.where.split(":"))
+        except ValueError as e:
+            raise CommandError("give PARTITION:OFFSET, as `cdp rejects list` prints them") from e
+        try:
+            r = await rejects.fetch_one(settings.kafka_bootstrap, partition, offset)
+        except LookupError as e:
+            raise CommandError(str(e)) from e
+        print(r.model_dump_json(by_alias=True, exclude={"original"}, indent=2))
+        original = r.original_bytes()
+        try:
+            print(orjson.dumps(orjson.loads(original), option=orjson.OPT_INDENT_2).decode())
+        except orjson.JSONDecodeError:
+            print(original.decode("utf-8", "replace"))
+        return 0
+
+    now = datetime.now(UTC)
+    try:
+        since, until = rejects.parse_when(args.since, now), rejects.parse_when(args.until, now) if args.until else now
+    except ValueError as e:
+        raise CommandError(str(e)) from e
+    source_id = args.source if args.source and args.source.startswith("src_") else None
+    if args.source and source_id is None:
+        pool = await create_pool(settings, max_size=1)
+        try:
+            found_source = await SourceStore(pool).get(args.source)
+        finally:
+            await pool.close()
+        if found_source is None:
+            raise CommandError(f"no source {args.source!r} (cdp sources list)")
+        source_id = found_source.id
+    filters = rejects.Filters(stage=args.stage, reason=args.reason, source_id=source_id)
+    found = await rejects.read(settings.kafka_bootstrap, since=since, until=until, filters=filters, limit=args.limit)
+    if args.action == "list":
+        for f in found:
+            r = f.record
+            print(
+                f"{r.rejected_at:%Y-%m-%d %H:%M:%S}  {f.coordinates:>9}  {r.stage:9} {r.reason:22} "
+                f"{r.source_id or '-':22} {r.message[:100]}"
+            )
+        counts = ", ".join(f"{stage}/{reason} {n}" for (stage, reason), n in sorted(rejects.summary(found).items()))
+        print(f"{len(found)} rejected record(s) from {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M}: {counts or '-'}")
+        return 0
+
+    ok, skipped = rejects.resendable(found)
+    plan = ", ".join(f"{n} to {t}" for t, n in sorted(summary_topics(ok).items())) or "nothing"
+    print(f"will send {plan} (the original bytes, the same messageIds: what was applied before is not counted twice)")
+    for stage, n in sorted(skipped.items()):
+        print(f"skipping {n} from the {stage}: its originals are not stage input records")
+    if not ok:
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CommandError("add --yes to send without asking")
+        if input("send them? [y/N] ").strip().lower() not in ("y", "yes"):  # noqa: ASYNC250 (an interactive CLI)
+            print("nothing sent")
+            return 1
+    sent = await rejects.resend(settings.kafka_bootstrap, ok)
+    print("sent " + ", ".join(f"{n} to {t}" for t, n in sorted(sent.items())))
+    return 0
+
+
+def summary_topics(found: Any) -> dict[str, int]:
+    from cdp_common.rejects import STAGE_INPUT
+
+    out: dict[str, int] = {}
+    for f in found:
+        t = STAGE_INPUT[f.record.stage]
+        out[t] = out.get(t, 0) + 1
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cdp", description="Customer Data Platform command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -141,6 +221,22 @@ def build_parser() -> argparse.ArgumentParser:
     r = ssub.add_parser("rotate", help="give a source a new write key")
     r.add_argument("name")
     p.set_defaults(handler=cmd_sources)
+
+    p = sub.add_parser("rejects", help="what the stages refused (cdp.hits.rejected): list, show, resend")
+    rsub = p.add_subparsers(dest="action", required=True)
+    for name, what in (("list", "list rejected records"), ("resend", "send originals back to their stage's input")):
+        r = rsub.add_parser(name, help=what)
+        r.add_argument("--stage", choices=["collector", "enricher", "segmenter", "syncer"])
+        r.add_argument("--reason", help="e.g. tracking_plan, invalid_record, malformed_json")
+        r.add_argument("--source", help="a source's name or id")
+        r.add_argument("--since", default="24h", help="30m, 2h, 7d (ago) or an ISO time (default 24h)")
+        r.add_argument("--until", help="the same forms (default now)")
+        r.add_argument("--limit", type=int, default=1000)
+        if name == "resend":
+            r.add_argument("--yes", action="store_true", help="send without asking")
+    s_ = rsub.add_parser("show", help="one rejected record with its original payload")
+    s_.add_argument("where", help="PARTITION:OFFSET, as list prints it")
+    p.set_defaults(handler=cmd_rejects)
 
     for ep in entry_points(group="cdp.commands"):
         register: Callable[[Any], None] = ep.load()
