@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import asyncpg
 import orjson
@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 
+from cdp_common import rejects
 from cdp_common.hotkeys import RedisKeys
 from cdp_common.identity import ANON, namespace_of
 from cdp_common.kafka import make_producer
@@ -26,7 +27,8 @@ from cdp_console import data, pages, tokens
 from cdp_console.guard import Guard
 from cdp_console.personalize import Slot, SlotError, choose, parse_slot
 from cdp_console.ratelimit import RateLimiter
-from cdp_enricher.store import RuleStore, parse_rule_file
+from cdp_enricher.logic.plans import PlanError
+from cdp_enricher.store import PlanStore, RuleStore, parse_rule_file
 from cdp_segmenter.logic.definitions import DefinitionError, parse_file, parse_segment
 from cdp_segmenter.store import DefinitionStore, open_pool
 
@@ -348,6 +350,65 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
         rules = [r for r in await store.list_all() if r.id != rid] + [rule]
         await store.apply(rules)
         return {"rule": rid, "result": "applied"}
+
+    @app.get("/v1/sources/{name}/plan", summary="A source's tracking plan in force, with its version history")
+    async def get_plan(name: str, who: Reader) -> dict[str, Any]:
+        rows = await PlanStore(st.plain).versions(name)
+        if not rows:
+            raise problem(404, f"no tracking plan for {name!r}")
+        newest = rows[-1]
+        return {
+            "source": name,
+            "version": newest["version"],
+            "plan": orjson.loads(newest["document"]),
+            "versions": [{"version": r["version"], "createdAt": r["created_at"].isoformat()} for r in rows],
+        }
+
+    @app.put("/v1/sources/{name}/plan", summary="Apply a tracking plan (a new version when it changed)")
+    async def put_plan(name: str, body: dict[str, Any], who: Admin) -> dict[str, Any]:
+        if body.get("source", name) != name:
+            raise problem(422, f"source: the plan is for {body.get('source')!r}, the path names {name!r}")
+        try:
+            _, version, changed = await PlanStore(st.plain).apply({**body, "source": name})
+        except PlanError as e:
+            raise problem(422, str(e)) from e
+        return {"source": name, "version": version, "result": "applied" if changed else "unchanged"}
+
+    @app.get("/v1/rejects", summary="What the stages refused (cdp.hits.rejected), newest window first")
+    async def list_rejects(
+        who: Admin,
+        stage: Annotated[Literal["collector", "enricher", "segmenter", "syncer"] | None, Query()] = None,
+        reason: Annotated[str | None, Query(max_length=64)] = None,
+        source: Annotated[str | None, Query(max_length=128, description="a source id")] = None,
+        hours: Annotated[float, Query(gt=0, le=24 * 7)] = 24,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        found = await rejects.read(
+            st.common.kafka_bootstrap,
+            since=now - timedelta(hours=hours),
+            until=now,
+            filters=rejects.Filters(stage=stage, reason=reason, source_id=source),
+            limit=limit,
+        )
+        return {
+            "rejects": [
+                {
+                    "at": f.record.rejected_at.isoformat(),
+                    "where": f.coordinates,
+                    "stage": f.record.stage,
+                    "reason": f.record.reason,
+                    "sourceId": f.record.source_id,
+                    "message": f.record.message,
+                    "original": f.record.original_bytes().decode("utf-8", "replace"),
+                }
+                for f in found
+            ],
+            "counts": [
+                {"stage": stage_, "reason": reason_, "count": n}
+                for (stage_, reason_), n in sorted(rejects.summary(found).items())
+            ],
+        }
 
     @app.delete("/v1/rules/{rid}")
     async def delete_rule(rid: str, who: Admin) -> dict[str, str]:
