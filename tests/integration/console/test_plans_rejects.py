@@ -54,3 +54,19 @@ def test_rejects_are_listed_with_their_originals_for_admins(console: Console) ->
         assert {"at", "where", "stage", "reason", "message", "original", "sourceId"} <= set(x)
     assert console.get("/v1/rejects").status_code == 403  # the read scope may not see payloads
     assert console.get("/v1/rejects", token="admin", params={"stage": "nobody"}).status_code == 422
+
+
+def test_the_topic_schemas_and_the_asyncapi_document_are_served(console: Console) -> None:
+    listed = console.get("/v1/schemas").json()
+    files = {s["file"] for s in listed["schemas"]}
+    assert "cdp.lead.v1.schema.json" in files and listed["asyncapi"] == "asyncapi.json"
+    lead = console.get("/v1/schemas/cdp.lead.v1.schema.json")
+    assert lead.status_code == 200 and lead.json()["properties"]["schema"]["const"] == "cdp.lead/v1"
+    doc = console.get("/v1/schemas/asyncapi.json").json()
+    assert (
+        doc["asyncapi"].startswith("3.") and doc["channels"]["cdp-leads-qualified"]["address"] == "cdp.leads.qualified"
+    )
+    assert "syncer-receives-cdp-privacy-erasures" in doc["operations"]
+    for message in doc["components"]["messages"].values():  # every payload names a served schema
+        assert message["payload"]["$ref"].removeprefix("./") in files
+    assert console.get("/v1/schemas/nope.json").status_code == 404

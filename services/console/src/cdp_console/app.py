@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 
-from cdp_common import rejects
+from cdp_common import rejects, schemas
 from cdp_common.hotkeys import RedisKeys
 from cdp_common.identity import ANON, namespace_of
 from cdp_common.kafka import make_producer
@@ -350,6 +350,22 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
         rules = [r for r in await store.list_all() if r.id != rid] + [rule]
         await store.apply(rules)
         return {"rule": rid, "result": "applied"}
+
+    @app.get("/v1/schemas", summary="The public topics' JSON Schemas and the AsyncAPI document (names)")
+    async def list_schemas(who: Reader) -> dict[str, Any]:
+        return {
+            "schemas": [{"topic": t.value, "file": name} for t, (name, _) in sorted(schemas.PUBLIC_SCHEMAS.items())],
+            "asyncapi": schemas.ASYNCAPI_FILE,
+        }
+
+    @app.get("/v1/schemas/{file}", summary="One topic's JSON Schema, or the AsyncAPI document (asyncapi.json)")
+    async def get_schema(file: str, who: Reader) -> Response:
+        if file == schemas.ASYNCAPI_FILE:
+            return Response(schemas.render_asyncapi(), media_type="application/json")
+        for topic, (name, _) in schemas.PUBLIC_SCHEMAS.items():
+            if name == file:
+                return Response(schemas.render(topic), media_type="application/schema+json")
+        raise problem(404, f"no schema {file!r} (GET /v1/schemas lists them)")
 
     @app.get("/v1/sources/{name}/plan", summary="A source's tracking plan in force, with its version history")
     async def get_plan(name: str, who: Reader) -> dict[str, Any]:
