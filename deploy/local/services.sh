@@ -38,14 +38,14 @@ export CDP_MAUTIC_BASE_URL="${CDP_MAUTIC_BASE_URL:-$sandbox}" CDP_MAUTIC_USER="$
 export CDP_MAUTIC_PASSWORD="${CDP_MAUTIC_PASSWORD:-sandbox}" CDP_WEBHOOK_URL="${CDP_WEBHOOK_URL:-$sandbox/webhook}"
 export CDP_WEBHOOK_SECRET="${CDP_WEBHOOK_SECRET:-whsec_c2FuZGJveC13ZWJob29rLXNlY3JldC0wMTIzNDU2Nzg5}"
 
-write_config() {
-  umask 077  # it holds secrets
+write_config() (
+  umask 077  # it holds secrets (a subshell: the umask stays here)
   {
     echo "# Written by deploy/local/services.sh: what the local services run with. Edit and"
     echo "# run 'make up' again; the environment wins over this file."
     env | grep -E '^CDP_(SYNC|HUBSPOT|MAUTIC|WEBHOOK)_[A-Z0-9_]*=' | sort
   } > "$CONFIG.tmp" && mv "$CONFIG.tmp" "$CONFIG"
-}
+)
 
 healthy() { curl -fsS -o /dev/null --max-time 2 "$1"; }
 
