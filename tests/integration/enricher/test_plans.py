@@ -114,8 +114,19 @@ async def test_block_omit_and_allow_plans_through_the_enricher(
     assert len(blocked) == 3 and all(r["stage"] == "enricher" for r in blocked)
     assert any("unplanned_event" in r["message"] for r in blocked)
 
-    # the counts, exactly, per source, event, type and action
+    # every rejected record is listable, and as many as the stage counted
     metrics = enricher.metrics(0)
+    counted = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("cdp_stream_rejected_total{") and 'reason="tracking_plan"' in line
+    )
+    listed = cdp(
+        settings, "rejects", "list", "--source", f"plan-block-{run}", "--reason", "tracking_plan", "--since", "10m"
+    )
+    assert counted == 3 and "enricher/tracking_plan 3" in listed.stdout, (counted, listed.stdout, listed.stderr)
+
+    # the counts, exactly, per source, event, type and action
     counts = {}
     for line in metrics.splitlines():
         if line.startswith("cdp_enricher_plan_violations_total{") and any(s in line for s in sources.values()):
