@@ -47,6 +47,32 @@ async def _profile_with(migrated_pool: Any, email: str, aid: str) -> dict[str, A
     return found
 
 
+async def _arrived_once(raw: TopicTail, site: SdkSite, aid: str, kinds: list[str]) -> dict[str, dict[str, Any]]:
+    """The visitor's events in ``cdp.hits.raw``, by type: exactly ``kinds``, each once."""
+    got = await raw.collect(
+        from_source(site.source_id, lambda e: e.get("anonymousId") == aid), want=len(kinds), within=20
+    )
+    by = {r["event"]["type"]: r["event"] for r in got}
+    assert sorted(by) == sorted(kinds), [r["event"]["type"] for r in got]
+    assert len(got) == len(kinds), "an event arrived twice"
+    return by
+
+
+def _assert_the_calls(by: dict[str, dict[str, Any]], run: str, email: str, campaign: str) -> None:
+    """What every client's calls must look like downstream, whichever client sent them."""
+    assert f"utm_campaign={campaign}" in by["page"]["context"]["page"]["url"]
+    assert by["track"]["event"] == "Video Completed" and by["track"]["properties"]["percent"] == 100
+    assert by["identify"]["userId"] == f"user-{run}" and by["identify"]["traits"]["email"] == email
+    assert by["group"]["groupId"] == f"acme-{run}" and by["group"]["traits"]["employees"] == 250
+    assert by["alias"]["previousId"] == f"previous-{run}" and by["alias"]["userId"] == f"user-{run}"
+
+
+async def _a_profile_with_the_campaign(migrated_pool: Any, email: str, aid: str, campaign: str) -> None:
+    p = await _profile_with(migrated_pool, email, aid)
+    assert p["traits"]["email"]["value"] == email
+    assert campaign in [t.get("campaign") for t in p["touchpoints"]]
+
+
 @pytest.mark.parametrize("mode", ["cdn", "apihost", "cdn-batching"])
 async def test_segment_analytics_next(
     mode: str,
@@ -67,25 +93,15 @@ async def test_segment_analytics_next(
     aid = person.execute_async_script(SEGMENT_CALLS, run, email)
     assert isinstance(aid, str) and not aid.startswith("ERROR"), aid
 
-    got = await raw.collect(from_source(sdk_site.source_id, lambda e: e.get("anonymousId") == aid), want=6, within=20)
-    by = {r["event"]["type"]: r["event"] for r in got}
-    assert sorted(by) == ["alias", "group", "identify", "page", "screen", "track"], [r["event"]["type"] for r in got]
-    assert len(got) == 6, "an event arrived twice"
+    by = await _arrived_once(raw, sdk_site, aid, ["alias", "group", "identify", "page", "screen", "track"])
+    _assert_the_calls(by, run, email, campaign)
     assert by["page"]["name"] == "Case Study" and by["page"]["properties"]["section"] == "automotive"
-    assert f"utm_campaign={campaign}" in by["page"]["context"]["page"]["url"]
-    assert by["track"]["event"] == "Video Completed" and by["track"]["properties"]["percent"] == 100
-    assert by["identify"]["userId"] == f"user-{run}" and by["identify"]["traits"]["email"] == email
-    assert by["group"]["groupId"] == f"acme-{run}" and by["group"]["traits"]["employees"] == 250
-    assert by["alias"]["previousId"] == f"previous-{run}" and by["alias"]["userId"] == f"user-{run}"
     assert by["screen"]["name"] == "Home"
     for ev in by.values():
         assert ev["messageId"].startswith("ajs-next-")  # the SDK's own ids are kept
         assert ev["context"]["library"]["name"] == "analytics.js"
         assert "writeKey" not in ev  # the key is not stored with the event
-
-    p = await _profile_with(migrated_pool, email, aid)
-    assert p["traits"]["email"]["value"] == email
-    assert campaign in [t.get("campaign") for t in p["touchpoints"]]
+    await _a_profile_with_the_campaign(migrated_pool, email, aid, campaign)
 
 
 RUDDER_CALLS = """
@@ -120,23 +136,14 @@ async def test_rudderstack_analytics_js_v3(
     aid = person.execute_async_script(RUDDER_CALLS, run, email)
     assert isinstance(aid, str) and aid, aid
 
-    got = await raw.collect(from_source(sdk_site.source_id, lambda e: e.get("anonymousId") == aid), want=5, within=20)
-    by = {r["event"]["type"]: r["event"] for r in got}
-    assert sorted(by) == ["alias", "group", "identify", "page", "track"], [r["event"]["type"] for r in got]
-    assert len(got) == 5, "an event arrived twice"
+    by = await _arrived_once(raw, sdk_site, aid, ["alias", "group", "identify", "page", "track"])
+    _assert_the_calls(by, run, email, campaign)  # identify traits: copied from context.traits by the collector
+    assert by["identify"]["context"]["traits"]["email"] == email
     assert by["page"]["name"] == "Case Study" and by["page"]["properties"]["section"] == "automotive"
-    assert f"utm_campaign={campaign}" in by["page"]["context"]["page"]["url"]
-    assert by["track"]["event"] == "Video Completed" and by["track"]["properties"]["percent"] == 100
-    assert by["identify"]["userId"] == f"user-{run}" and by["identify"]["context"]["traits"]["email"] == email
-    assert by["group"]["groupId"] == f"acme-{run}" and by["group"]["traits"]["employees"] == 250
-    assert by["alias"]["previousId"] == f"previous-{run}" and by["alias"]["userId"] == f"user-{run}"
     for ev in by.values():
         assert ev["messageId"] and ev["channel"] == "web"
         assert ev["context"]["library"]["name"] == "RudderLabs JavaScript SDK"
-
-    p = await _profile_with(migrated_pool, email, aid)
-    assert p["traits"]["email"]["value"] == email
-    assert campaign in [t.get("campaign") for t in p["touchpoints"]]
+    await _a_profile_with_the_campaign(migrated_pool, email, aid, campaign)
 
 
 async def test_send_beacon_fetch_keepalive_and_the_pixel(
@@ -220,23 +227,13 @@ async def test_a_snippet_pointed_at_the_collector_loads_our_tag(
         assert aid == f"seg-{run}"
 
     kinds = ["alias", "group", "identify", "page", "track"] + (["screen"] if snippet == "segment" else [])
-    got = await raw.collect(
-        from_source(sdk_site.source_id, lambda e: e.get("anonymousId") == aid), want=len(kinds), within=20
-    )
-    by = {r["event"]["type"]: r["event"] for r in got}
-    assert sorted(by) == sorted(kinds) and len(got) == len(kinds), [r["event"]["type"] for r in got]
-    assert f"utm_campaign={campaign}" in by["page"]["context"]["page"]["url"]
+    by = await _arrived_once(raw, sdk_site, aid, kinds)
+    _assert_the_calls(by, run, email, campaign)
     assert by["page"]["context"]["campaign"]["name"] == campaign
-    assert by["track"]["properties"]["percent"] == 100
-    assert by["identify"]["userId"] == f"user-{run}" and by["identify"]["traits"]["email"] == email
-    assert by["group"]["groupId"] == f"acme-{run}" and by["group"]["traits"]["employees"] == 250
-    assert by["alias"]["previousId"] == f"previous-{run}" and by["alias"]["userId"] == f"user-{run}"
     if snippet == "segment":
         assert by["screen"]["name"] == "Home" and by["screen"]["category"] == "Mobile"
     assert all(e["context"]["library"]["name"] == "cdp-tag" for e in by.values())
-
-    p = await _profile_with(migrated_pool, email, aid)
-    assert campaign in [t.get("campaign") for t in p["touchpoints"]]
+    await _a_profile_with_the_campaign(migrated_pool, email, aid, campaign)
 
 
 @pytest.mark.parametrize("sdk", ["segment", "rudderstack"])
