@@ -157,3 +157,18 @@ class TopicTail:
     async def stop(self) -> None:
         if self.consumer is not None:
             await asyncio.wait_for(self.consumer.stop(), 10)
+
+
+async def group_caught_up(bootstrap: str, group: str, topic: str) -> bool:
+    """Whether ``group`` has committed up to the end of every partition of ``topic``."""
+    from cdp_common.rejects import partitions_of
+
+    tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(tps)
+        committed = [await consumer.committed(tp) or 0 for tp in tps]
+        return all(c >= ends[tp] for c, tp in zip(committed, tps, strict=True))
+    finally:
+        await consumer.stop()

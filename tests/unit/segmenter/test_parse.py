@@ -48,3 +48,11 @@ def test_bots_are_dropped_and_broken_hits_rejected_with_a_reason() -> None:
     no_id = hit()
     no_id["event"] = {"type": "page", "anonymousId": "anonymous", "messageId": "m-2"}
     assert parse(record(no_id))[0] == "no_usable_id"  # type: ignore[index]
+
+
+def test_a_replayed_record_is_marked_as_one() -> None:
+    plain = parse(record(hit()))
+    rec = record(hit())._replace(headers=(("cdp-replay", b"rpl-1"),))
+    replayed = parse(rec)
+    assert isinstance(plain, Hit) and isinstance(replayed, Hit)
+    assert plain.replay is False and replayed.replay is True and replayed.record is rec

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cdp_segmenter.logic.profile import fold, merge, new_profile, sessions
+from cdp_segmenter.logic.profile import correct_into, fold, merge, new_profile, sessions
 
 DAY = 86_400
 T0 = 1_795_900_000.0
@@ -125,3 +125,40 @@ def test_merge_adds_counters_and_keeps_the_targets_traits() -> None:
     assert m["firstSeen"] == T0
     assert sessions(m) == 3
     assert [tp["at"] for tp in m["touchpoints"]] == sorted(tp["at"] for tp in m["touchpoints"])
+
+
+WRONG = {**LI, "traits": [{"name": "role", "value": "CFO", "ruleId": "li"}, {"name": "seniority", "value": "x"}]}
+
+
+def test_a_replayed_event_corrects_what_enrichment_decided_and_counts_nothing_again() -> None:
+    first = hit(T0, {"type": "page", "properties": {"path": "/case-study"}}, **WRONG)
+    p = fold(new_profile("P1"), first)
+    p = fold(p, hit(T0 + 60, {"type": "page", "properties": {"path": "/pricing"}}))
+    counted = {k: p[k] for k in ("pageViews", "events", "pages", "windows", "interactions")}
+
+    fixed = hit(T0, {"type": "page", "properties": {"path": "/case-study"}}, **LI)
+    assert correct_into(p, fixed) is True
+    assert p["traits"]["role"]["value"] == "CEO" and p["traits"]["industry"]["value"] == "automotive"
+    assert "seniority" not in p["traits"]  # implied by this event only, and no longer
+    assert {k: p[k] for k in counted} == counted
+    assert correct_into(p, fixed) is False  # a second replay changes nothing
+
+
+def test_a_replay_corrects_the_touchpoint_the_event_opened() -> None:
+    typo = {**LI, "campaign": {"source": "linkdin", "medium": "paid_social", "campaign": "ceo-automotive-q4"}}
+    typo["channel"] = "Referral"
+    p = fold(new_profile("P1"), hit(T0, {"type": "page", "properties": {"path": "/"}}, **typo))
+    assert p["channels"] == {"Referral": 1}
+    assert correct_into(p, hit(T0, {"type": "page", "properties": {"path": "/"}}, **LI))
+    assert p["touchpoints"][0]["source"] == "linkedin" and p["touchpoints"][0]["channel"] == "Paid Social"
+    assert p["firstTouch"]["source"] == "linkedin" and p["channels"] == {"Paid Social": 1}
+    assert p["recent"][0]["channel"] == "Paid Social"
+
+
+def test_a_replay_never_overrides_what_a_person_said_or_a_newer_event() -> None:
+    p = fold(new_profile("P1"), hit(T0, {"type": "page", "properties": {"path": "/"}}, **WRONG))
+    p = fold(p, hit(T0 + 5, {"type": "identify", "traits": {"role": "Founder"}}))
+    p = fold(p, hit(T0 + 10, {"type": "page"}, traits=[{"name": "industry", "value": "finance", "ruleId": "other"}]))
+    correct_into(p, hit(T0, {"type": "page", "properties": {"path": "/"}}, **LI))
+    assert p["traits"]["role"]["value"] == "Founder"
+    assert p["traits"]["industry"]["value"] == "finance"

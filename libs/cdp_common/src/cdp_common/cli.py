@@ -115,6 +115,20 @@ async def cmd_sources(args: argparse.Namespace, settings: CommonSettings) -> int
     return 0
 
 
+async def _source_id(settings: CommonSettings, name_or_id: str) -> str:
+    """A source's id from its id (``src_...``) or its name."""
+    if name_or_id.startswith("src_"):
+        return name_or_id
+    pool = await create_pool(settings, max_size=1)
+    try:
+        found = await SourceStore(pool).get(name_or_id)
+    finally:
+        await pool.close()
+    if found is None:
+        raise CommandError(f"no source {name_or_id!r} (cdp sources list)")
+    return found.id
+
+
 async def cmd_rejects(args: argparse.Namespace, settings: CommonSettings) -> int:
     """``cdp rejects list|show|resend``: what the stages refused, and sending it again."""
     from datetime import UTC, datetime
@@ -143,16 +157,7 @@ async def cmd_rejects(args: argparse.Namespace, settings: CommonSettings) -> int
         since, until = rejects.parse_when(args.since, now), rejects.parse_when(args.until, now) if args.until else now
     except ValueError as e:
         raise CommandError(str(e)) from e
-    source_id = args.source if args.source and args.source.startswith("src_") else None
-    if args.source and source_id is None:
-        pool = await create_pool(settings, max_size=1)
-        try:
-            found_source = await SourceStore(pool).get(args.source)
-        finally:
-            await pool.close()
-        if found_source is None:
-            raise CommandError(f"no source {args.source!r} (cdp sources list)")
-        source_id = found_source.id
+    source_id = await _source_id(settings, args.source) if args.source else None
     filters = rejects.Filters(stage=args.stage, reason=args.reason, source_id=source_id)
     found = await rejects.read(settings.kafka_bootstrap, since=since, until=until, filters=filters, limit=args.limit)
     if args.action == "list":
@@ -181,6 +186,63 @@ async def cmd_rejects(args: argparse.Namespace, settings: CommonSettings) -> int
             return 1
     sent = await rejects.resend(settings.kafka_bootstrap, ok)
     print("sent " + ", ".join(f"{n} to {t}" for t, n in sorted(sent.items())))
+    return 0
+
+
+async def cmd_replay(args: argparse.Namespace, settings: CommonSettings) -> int:
+    """``cdp replay``: a stage's input range processed again with the stage's current rules."""
+    from datetime import UTC, datetime, timedelta
+
+    from cdp_common import rejects, replay
+    from cdp_common.settings import SegmenterSettings
+
+    topic = replay.STAGE_INPUT[args.stage]
+    now = datetime.now(UTC)
+    if bool(args.offsets) == bool(args.since):
+        raise CommandError("give either --since (and --until) or --offsets")
+    try:
+        if args.offsets:
+            spans = await replay.clip(settings.kafka_bootstrap, topic, replay.parse_offsets(args.offsets))
+        else:
+            since = rejects.parse_when(args.since, now)
+            until = rejects.parse_when(args.until, now) if args.until else now
+            if until <= since:
+                raise CommandError("--until must be later than --since")
+            spans = await replay.spans_for_times(settings.kafka_bootstrap, topic, since, until)
+    except ValueError as e:
+        raise CommandError(str(e)) from e
+    source_id = await _source_id(settings, args.source) if args.source else None
+    window = SegmenterSettings().dedup_window_hours
+    replay_id = replay.new_replay_id(now)
+    if not spans:
+        print(f"nothing to replay: {topic} holds no record in that range")
+        return 0
+    print(replay.plan_text(args.stage, topic, spans, replay_id, window))
+    if source_id:
+        print(f"only the records of source {args.source} ({source_id}) are put back")
+    if args.dry_run:
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CommandError("add --yes to replay without asking")
+        if input("replay them? [y/N] ").strip().lower() not in ("y", "yes"):  # noqa: ASYNC250 (an interactive CLI)
+            print("nothing replayed")
+            return 1
+    # an hour's margin: the segmenter prunes what is older than its window
+    not_before = now - timedelta(hours=window) + timedelta(hours=1)
+    done = await replay.copy(
+        settings.kafka_bootstrap, topic, spans, replay_id, source_id=source_id, not_before=not_before
+    )
+    parts = ", ".join(f"partition {p}: {n:,}" for p, n in sorted(done.by_partition.items())) or "-"
+    print(f"replay {replay_id}: put back {done.sent:,} record(s) on {topic} ({parts})")
+    for what, n in (
+        ("of other sources", done.other_source),
+        ("older than the dedup window", done.too_old),
+        ("tombstones", done.tombstones),
+    ):
+        if n:
+            print(f"skipped {n:,} {what}")
+    print('follow it with the stage\'s metrics: cdp_segmenter_records_total{outcome="replayed"}')
     return 0
 
 
@@ -237,6 +299,18 @@ def build_parser() -> argparse.ArgumentParser:
     s_ = rsub.add_parser("show", help="one rejected record with its original payload")
     s_.add_argument("where", help="PARTITION:OFFSET, as list prints it")
     p.set_defaults(handler=cmd_rejects)
+
+    p = sub.add_parser(
+        "replay", help="process a time or offset range of a stage's input again, with the stage's current rules"
+    )
+    p.add_argument("--stage", required=True, choices=["enricher", "segmenter"], help="whose input to replay")
+    p.add_argument("--since", help="30m, 2h, 7d (ago) or an ISO time")
+    p.add_argument("--until", help="the same forms (default now)")
+    p.add_argument("--offsets", action="append", default=[], help="PARTITION:FROM-TO, inclusive (repeatable)")
+    p.add_argument("--source", help="only this source's records (a name or id)")
+    p.add_argument("--dry-run", action="store_true", help="say what would be replayed, and stop")
+    p.add_argument("--yes", action="store_true", help="replay without asking")
+    p.set_defaults(handler=cmd_replay)
 
     for ep in entry_points(group="cdp.commands"):
         register: Callable[[Any], None] = ep.load()

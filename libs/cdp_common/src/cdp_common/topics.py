@@ -18,6 +18,11 @@ class Topic(StrEnum):
 
 HOUR_MS = 3_600_000
 
+# A record a replay put back on its stage's input carries this header (value: the replay's
+# id); the enricher passes it on, and the segmenter applies a replayed event it has applied
+# before as a correction of what enrichment decided, never as a second occurrence.
+REPLAY_HEADER = "cdp-replay"
+
 
 @dataclass(frozen=True, slots=True)
 class TopicSpec:

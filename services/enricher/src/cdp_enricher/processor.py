@@ -18,6 +18,7 @@ from cdp_common.metrics import M, build
 from cdp_common.pg import create_pool
 from cdp_common.settings import CommonSettings, EnricherSettings
 from cdp_common.stream import Emit, Fatal, Output, Publish, Record, Reject
+from cdp_common.topics import REPLAY_HEADER
 from cdp_enricher.logic.campaign import DEFAULT_PRECEDENCE, CampaignConfig
 from cdp_enricher.logic.rules import KvConvention, compile_rules
 from cdp_enricher.pipeline import Dropped, Emitted, Enricher, RejectionGuard, Rules
@@ -112,7 +113,9 @@ class EnricherProcessor:
         for rec in batch:
             outcome = enrich(rec.value, rules)
             if isinstance(outcome, Emitted):
-                emits.append(Emit(s.output_topic, outcome.key, outcome.value))
+                # a replayed record stays marked as one (the segmenter corrects, never recounts)
+                replay = tuple(h for h in rec.headers if h[0] == REPLAY_HEADER) if rec.headers else ()
+                emits.append(Emit(s.output_topic, outcome.key, outcome.value, replay))
                 key = ("emitted", "bot" if outcome.bot_reason else "ok")
                 if outcome.bot_reason:
                     bots[outcome.bot_reason] = bots.get(outcome.bot_reason, 0) + 1

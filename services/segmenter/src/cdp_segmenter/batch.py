@@ -1,7 +1,9 @@
 """One batch of hits applied to the identity graph and profiles inside one transaction.
 
 The order of work, and why:
-1. claim the batch's messageIds (an id claimed before is skipped: redelivery is a no-op);
+1. claim the batch's messageIds (an id claimed before is skipped: redelivery is a no-op;
+   a replayed hit whose id was claimed before corrects its profile instead, see
+   ``correct_into``);
 2. read the owners of every id in the batch, then lock those profiles in id order and
    follow merge tombstones (a concurrent writer may have merged one away meanwhile);
 3. decide and fold every hit in order, in memory (pure logic);
@@ -32,7 +34,7 @@ from cdp_segmenter.logic.definitions import Definitions
 from cdp_segmenter.logic.evaluation import QUALIFIED, Outcome, evaluate_profile
 from cdp_segmenter.logic.identity import Known, decide, kind
 from cdp_segmenter.logic.leads import build_lead
-from cdp_segmenter.logic.profile import FoldConfig, fold_into, merge, new_profile
+from cdp_segmenter.logic.profile import FoldConfig, correct_into, fold_into, merge, new_profile
 from cdp_segmenter.logic.rollup import Rollup
 from cdp_segmenter.readmodel import ReadModel
 
@@ -44,6 +46,7 @@ class Hit:
     doc: EnrichedHitDoc  # the enriched hit, as on the wire
     kafka_ts_ms: int | None = None
     received_s: float | None = None  # the collector's receipt (receivedAt), epoch seconds
+    replay: bool = False  # put back on the input by `cdp replay`
     record: Any = field(default=None, compare=False, repr=False)  # where it came from
 
 
@@ -56,6 +59,7 @@ class Applied:
     segment_changes: dict[str, int] = field(default_factory=dict)
     leads: dict[str, int] = field(default_factory=dict)
     visible_at: float = 0.0
+    replayed: dict[str, int] = field(default_factory=dict)  # corrected, unchanged, unowned
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +166,13 @@ async def apply_batch(
     """Run inside an open transaction; the caller commits (and retries on conflicts)."""
     result = Applied()
     fresh = await store.claim_messages(conn, [h.message_id for h in hits])
-    result.duplicates = len(hits) - len(fresh)
+    corrections = [h for h in hits if h.replay and h.message_id not in fresh]
+    result.duplicates = len(hits) - len(fresh) - len(corrections)
     hits = [h for h in hits if h.message_id in fresh]
-    if not hits:
+    if not hits and not corrections:
         return result
 
-    owners = await store.owners_of(conn, {i for h in hits for i in h.ids})
+    owners = await store.owners_of(conn, {i for h in (*hits, *corrections) for i in h.ids})
     profiles, redirect = await _lock_live(conn, set(owners.values()))
     owners = {i: redirect[p] for i, p in owners.items()}
     known = {pid: _known(ids) for pid, ids in (await store.known_ids(conn, profiles)).items()}
@@ -232,6 +237,18 @@ async def apply_batch(
         last_mid[target] = h.message_id
         rollup.count(profiles[target], folded, h.doc["timestamp"])
     result.applied = len(hits)
+    for h in corrections:
+        pid = next((owners[i] for i in h.ids if i in owners), None)
+        if pid is None or pid not in profiles:  # erased meanwhile, or never applied here
+            _bump(result.replayed, "unowned")
+            continue
+        try:
+            changed = correct_into(profiles[pid], h.doc)
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
+            raise PoisonHit(h, f"{type(e).__name__}: {e}") from e
+        _bump(result.replayed, "corrected" if changed else "unchanged")
+        if changed:
+            last_mid.setdefault(pid, h.message_id)
 
     announce = Announcer(topics, now, result)
     touched = [profiles[pid] for pid in last_mid]

@@ -29,6 +29,7 @@ from cdp_common.metrics import M, build
 from cdp_common.redisio import make_redis
 from cdp_common.settings import CommonSettings, SegmenterSettings
 from cdp_common.stream import Emit, Output, Publish, Record, Reject
+from cdp_common.topics import REPLAY_HEADER
 from cdp_common.wire import EnrichedHitDoc
 from cdp_segmenter import store
 from cdp_segmenter.batch import Applied, Hit, PoisonHit, Topics, apply_batch, reevaluate
@@ -85,7 +86,8 @@ def parse(rec: Record) -> Hit | str | tuple[str, str]:
     ids = event_ids(ev)
     if not ids:
         return ("no_usable_id", "no usable anonymousId, userId or email (placeholders like 'anonymous' are refused)")
-    return Hit(mid, ids, cast(EnrichedHitDoc, doc), rec.timestamp_ms, received, rec)
+    replay = any(k == REPLAY_HEADER for k, _ in rec.headers)
+    return Hit(mid, ids, cast(EnrichedHitDoc, doc), rec.timestamp_ms, received, replay=replay, record=rec)
 
 
 class SegmenterProcessor:
@@ -149,15 +151,17 @@ class SegmenterProcessor:
         t0 = time.perf_counter()
         step = Output()
         hits: list[Hit] = []
-        seen: set[str] = set()
+        seen: dict[str, int] = {}  # messageId -> its place in hits
         counts: dict[tuple[str, str], int] = {}
         for rec in records:
             got = parse(rec)
             if isinstance(got, Hit):
                 if got.message_id in seen:
                     key = ("dropped", "duplicate")
+                    if got.replay:  # the replayed copy's enrichment supersedes the earlier one's
+                        hits[seen[got.message_id]] = got
                 else:
-                    seen.add(got.message_id)
+                    seen[got.message_id] = len(hits)
                     hits.append(got)
                     continue
             elif isinstance(got, str):
@@ -257,6 +261,7 @@ class SegmenterProcessor:
             total.applied += a.applied
             total.visible_at = max(total.visible_at, a.visible_at)
             for mine, theirs in (
+                (total.replayed, a.replayed),
                 (total.identity, a.identity),
                 (total.segment_changes, a.segment_changes),
                 (total.leads, a.leads),
@@ -275,6 +280,8 @@ class SegmenterProcessor:
             self._changes.labels(k).inc(n)
         for k, n in a.leads.items():
             self._leads.labels(k).inc(n)
+        for k, n in a.replayed.items():
+            self._records.labels("replayed", k).inc(n)
 
     # ---- background ------------------------------------------------------------------------
 

@@ -231,15 +231,7 @@ def fold_into(p: dict[str, Any], hit: Mapping[str, Any], config: FoldConfig = Fo
             or last.get("channel") != channel
         )
         if new_session or (campaign and differs):
-            tp = {
-                "at": t,
-                "channel": channel,
-                "source": campaign.get("source"),
-                "medium": campaign.get("medium"),
-                "campaign": campaign.get("campaign"),
-                "content": campaign.get("content"),
-                "clickNetwork": click.get("network"),
-            }
+            tp = {"at": t, **_tp_fields(channel, campaign, click)}
             ckey = campaign_key(tp)
             out.first_touch_of_campaign = not any(campaign_key(x) == ckey for x in p["touchpoints"])
             out.touch = tp
@@ -262,6 +254,71 @@ def fold_into(p: dict[str, Any], hit: Mapping[str, Any], config: FoldConfig = Fo
         item["campaign"] = campaign["campaign"]
     _push(recent, item, CAPS["recent"])
     return out
+
+
+def _tp_fields(channel: str, campaign: Mapping[str, Any], click: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "channel": channel,
+        "source": campaign.get("source"),
+        "medium": campaign.get("medium"),
+        "campaign": campaign.get("campaign"),
+        "content": campaign.get("content"),
+        "clickNetwork": click.get("network"),
+    }
+
+
+def _corrected_view(p: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (p["traits"], p["touchpoints"], p["firstTouch"], p["channels"], p["devices"], p.get("recent"))
+
+
+def correct_into(p: dict[str, Any], hit: Mapping[str, Any]) -> bool:
+    """Re-apply what enrichment decided for an event already folded into ``p`` (a replay
+    after a rule or enrichment fix); True when anything changed. Counters, sessions, forms
+    and conversions are left alone: the event happened once and was counted once.
+
+    Corrected: the implicit traits the event implies now (and an implicit trait this very
+    event set that the corrected enrichment no longer implies is withdrawn), the campaign of
+    the touchpoint the event opened, the channel tally, first touch and timeline entry at
+    the event's time, and its device."""
+    before = copy.deepcopy(_corrected_view(p))
+    en = hit.get("enrichment") or {}
+    t = _ts(hit["timestamp"])
+    hints = {h["name"]: h for h in en.get("traits") or []}
+    for name, cur in list(p["traits"].items()):
+        if cur.get("source") == "implicit" and cur.get("at") == t and name not in hints:
+            del p["traits"][name]
+    for h in hints.values():
+        _set_trait(p, h["name"], h["value"], t, "implicit", h.get("ruleId"))
+
+    channel = en.get("channel")
+    if channel and channel != "Internal":
+        fields = _tp_fields(channel, en.get("campaign") or {}, en.get("click") or {})
+        for tp in p["touchpoints"]:
+            if tp["at"] == t and any(tp.get(k) != v for k, v in fields.items()):
+                old = tp.get("channel")
+                if old in p["channels"] and old != channel:
+                    p["channels"][old] -= 1
+                    if p["channels"][old] <= 0:
+                        del p["channels"][old]
+                    p["channels"][channel] = p["channels"].get(channel, 0) + 1
+                tp.update(fields)
+        if p["firstTouch"] is not None and p["firstTouch"]["at"] == t:
+            p["firstTouch"] = {**p["firstTouch"], **fields}
+        for item in p.get("recent") or []:
+            if item["at"] == t and item.get("type") in ("page", "track", "identify", "screen", "alias", "group"):
+                item["channel"] = channel
+                if fields["campaign"]:
+                    item["campaign"] = fields["campaign"]
+                else:
+                    item.pop("campaign", None)
+
+    device = en.get("device") or {}
+    if device.get("type"):
+        label = "/".join(str(x) for x in (device.get("type"), device.get("os"), device.get("browser")) if x)
+        if label not in p["devices"]:
+            p["devices"].append(label)
+            del p["devices"][: max(0, len(p["devices"]) - CAPS["devices"])]
+    return _corrected_view(p) != before
 
 
 def merge(target: Mapping[str, Any], source: Mapping[str, Any]) -> dict[str, Any]:
