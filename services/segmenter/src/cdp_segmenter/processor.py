@@ -90,6 +90,16 @@ def parse(rec: Record) -> Hit | str | tuple[str, str]:
     return Hit(mid, ids, cast(EnrichedHitDoc, doc), rec.timestamp_ms, received, replay=replay, record=rec)
 
 
+def source_of(rec: Record) -> str | None:
+    """The source a refused record came from, when it says (``cdp rejects --source``)."""
+    try:
+        doc = orjson.loads(rec.value or b"")
+    except orjson.JSONDecodeError:
+        return None
+    sid = doc.get("sourceId") if isinstance(doc, dict) else None
+    return sid if isinstance(sid, str) else None
+
+
 class SegmenterProcessor:
     stage = "segmenter"
 
@@ -169,7 +179,7 @@ class SegmenterProcessor:
                 step.drop(got)
             else:
                 reason, message = got
-                step.rejects.append(Reject(rec, reason, message))
+                step.rejects.append(Reject(rec, reason, message, source_of(rec)))
                 key = ("rejected", reason)
             counts[key] = counts.get(key, 0) + 1
 
@@ -214,7 +224,7 @@ class SegmenterProcessor:
                 break
             except PoisonHit as e:
                 hits = [h for h in hits if h is not e.hit]
-                step.rejects.append(Reject(e.hit.record, "unprocessable", e.reason))
+                step.rejects.append(Reject(e.hit.record, "unprocessable", e.reason, e.hit.doc.get("sourceId")))
                 counts[("rejected", "unprocessable")] = counts.get(("rejected", "unprocessable"), 0) + 1
                 logger.warning("hit %s cannot be applied (%s); rejected", e.hit.message_id, e.reason)
                 if not hits:
@@ -249,7 +259,7 @@ class SegmenterProcessor:
     ) -> Applied:
         """Apply the hits one transaction each; a single hit that still fails is rejected."""
         if len(hits) == 1:
-            step.rejects.append(Reject(hits[0].record, reason, f"{type(e).__name__}: {e}"))
+            step.rejects.append(Reject(hits[0].record, reason, f"{type(e).__name__}: {e}", hits[0].doc.get("sourceId")))
             counts[("rejected", reason)] = counts.get(("rejected", reason), 0) + 1
             logger.warning("hit %s cannot be applied (%s); rejected as %s", hits[0].message_id, e, reason)
             return Applied()
