@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -44,10 +46,14 @@ def create_app(
     health = Health()
     runtime = StageRuntime(processor, registry, health)
     ops = OpsServer(registry, health, port=metrics_port) if metrics_port else None
+    datadir = Path(tempfile.gettempdir()) / "cdp-faust"
+    datadir.mkdir(exist_ok=True)
     app = faust.App(
         group_id,
         broker=faust_broker_url(bootstrap),
         web_enabled=False,
+        # faust keeps a data directory per app even without tables: not in the working directory
+        datadir=str(datadir / "{conf.name}-data"),
         topic_disable_leader=True,
         consumer_auto_offset_reset=auto_offset_reset,
         broker_commit_interval=1.0,
