@@ -15,7 +15,7 @@ export CDP_REDIS_URL ?= redis://127.0.0.1:6379/0
 # two uvicorn workers on the 2-core box: one per core; Kafka and the rest share them
 export CDP_COLLECTOR_WORKERS ?= 2
 
-.PHONY: help install lock infra-up infra-down infra-status up down logs status test test-unit lint bench demo clean
+.PHONY: help install lock infra-up infra-down infra-status up down logs status test test-unit lint bench chaos demo clean
 
 help:
 	@echo "make up          start Kafka, Postgres, Redis and every service (native, no Docker)"
@@ -24,6 +24,7 @@ help:
 	@echo "make logs        follow the service logs"
 	@echo "make lint        ruff + mypy"
 	@echo "make bench       benchmarks (figures go to docs/performance.md)"
+	@echo "make chaos       the fault suite's long form on a private platform (docs/reliability.md)"
 
 $(STAMP): $(REQS)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -84,6 +85,11 @@ lint: install
 
 bench: install infra-up
 	@bash bench/run.sh
+
+# The fault suite on a platform of its own (private Kafka, Postgres, Redis on free ports):
+# every fault three times with longer outages. `make test` runs its short form.
+chaos: install infra-up
+	$(BIN)/python -m tests.chaos $${CDP_CHAOS_ARGS:-}
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
