@@ -1,5 +1,6 @@
 """Fuzz every operation of the console's OpenAPI schema with an admin token (schemathesis
-strategies driven by hypothesis): no 5xx, errors are JSON, and the console stays up."""
+strategies driven by hypothesis): no 5xx, every answer as documented (status, content type,
+body, headers), errors are JSON, and the console stays up."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.integration.collector.test_fuzz import CONFORMANCE
 from tests.integration.console.test_console import Console
 
 pytestmark = pytest.mark.integration
@@ -54,6 +56,7 @@ def test_no_server_errors_on_any_console_operation(console: Console) -> None:
         ctype = ctype[0] if isinstance(ctype, list) else ctype
         if response.status_code >= 400 and ctype.startswith("application/json"):
             response.json()  # errors are well-formed JSON
+        case.validate_response(response, checks=CONFORMANCE)  # status, content type, body, headers documented
 
     fuzz()
     assert 200 in seen and (422 in seen or 400 in seen) and 401 in seen, seen

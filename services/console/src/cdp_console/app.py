@@ -105,6 +105,30 @@ def problem(status: int, message: str) -> HTTPException:
     return HTTPException(status_code=status, detail=message)
 
 
+# Every answer an operation can give is in the OpenAPI document: errors are JSON objects with
+# ``detail`` (a message, or FastAPI's list of field errors for a malformed request) or, on
+# the public personalization endpoint, ``error``.
+_PROBLEM = {
+    "type": "object",
+    "properties": {
+        "detail": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
+        "error": {"type": "string"},
+    },
+}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": what, "content": {"application/json": {"schema": _PROBLEM}}}
+    for code, what in (
+        (400, "Malformed request (e.g. a NUL character, invalid JSON, or missing selectors)"),
+        (401, "No bearer token, or an unknown or revoked one (personalization: an unknown write key)"),
+        (403, "The token's scope is not enough, or the origin is not allowed for the source"),
+        (404, "No such profile, segment, rule, slot, plan or schema"),
+        (413, "The body is larger than the console accepts"),
+        (422, "The request's shape or values are invalid; nothing changed"),
+        (429, "Rate limited; see Retry-After"),
+    )
+}
+
+
 def create_app(common: CommonSettings | None = None, settings: ConsoleSettings | None = None) -> FastAPI:
     st = State(common or CommonSettings(), settings or ConsoleSettings())
 
@@ -127,6 +151,7 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
         title="CDP console",
         version="1.0",
         lifespan=lifespan,
+        responses=ERRORS,
         description="Profile card, campaign insight, definitions, personalization and privacy. "
         "Send `Authorization: Bearer <token>` (create one with `cdp tokens create --scope read|admin`).",
     )
