@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import time
 import uuid
@@ -267,6 +268,9 @@ async def _read_topic(bootstrap: str, topic: str) -> list[bytes]:
 async def main(form: Form) -> int:
     platform = Platform()
     started = datetime.now(UTC)
+    me = asyncio.current_task()
+    assert me is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, me.cancel)  # stop = tear the platform down
     print(f"chaos: starting a private platform ({started:%Y-%m-%d %H:%M} UTC)", flush=True)
     try:
         await asyncio.to_thread(platform.up)

@@ -14,14 +14,19 @@ pytestmark = pytest.mark.integration
 
 
 def test_the_fault_suite_holds_every_invariant() -> None:
-    done = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "tests.chaos", "--short"],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
-        timeout=1200,
     )
-    print(done.stdout)  # the tables, in the test log
-    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-4000:]
-    assert "VIOLATED" not in done.stdout and "NOT RECOVERED" not in done.stdout
-    assert done.stdout.count("| ok |") == 10, done.stdout
+    try:
+        out, err = proc.communicate(timeout=1200)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # SIGTERM: the run tears its private platform down
+        out, err = proc.communicate(timeout=120)
+    print(out)  # the tables, in the test log
+    assert proc.returncode == 0, out[-6000:] + err[-4000:]
+    assert "VIOLATED" not in out and "NOT RECOVERED" not in out
+    assert out.count("| ok |") == 10, out

@@ -71,6 +71,10 @@ class Sandbox:
     def stats(self) -> dict[str, Any]:
         return httpx.get(f"{self.url}/_sandbox/stats", timeout=5).json()
 
+    def requests(self, system: str) -> list[dict[str, Any]]:
+        """Every answer the sandbox gave ``system``'s callers, with its time, oldest first."""
+        return httpx.get(f"{self.url}/_sandbox/requests", params={"system": system}, timeout=5).json()
+
 
 class Syncers:
     def __init__(self, settings: Any, sandbox: Sandbox, topic: str) -> None:

@@ -10,10 +10,11 @@ import time
 import uuid
 
 import asyncpg
+import httpx
 import pytest
 
 from cdp_common.topics import Topic
-from tests.helpers import TopicTail, runner_env
+from tests.helpers import TopicTail, free_port, runner_env
 from tests.integration.syncer.conftest import Sandbox, Syncers, make_lead, send_leads, until
 
 pytestmark = pytest.mark.integration
@@ -79,7 +80,18 @@ async def test_kill_9_mid_delivery_loses_nothing_and_no_older_version_wins(
     assert len(sandbox.contacts("hubspot")) < len(newest)  # killed mid-delivery
     syncers.start(**runner_env("CDP_SYNC", runner))
     for system in ("hubspot", "mautic", "webhook"):
-        await until(lambda system=system: newest_versions(sandbox.contacts(system), system) == newest, within=180)
+        try:
+            await until(lambda system=system: newest_versions(sandbox.contacts(system), system) == newest, within=180)
+        except AssertionError:
+            got = newest_versions(sandbox.contacts(system), system)
+            print(
+                "DIFF",
+                system,
+                len(got),
+                len(newest),
+                {k: (got.get(k), v) for k, v in newest.items() if got.get(k) != v},
+            )
+            raise
     assert sandbox.stats()["regressions"] == 0
 
 
@@ -137,3 +149,97 @@ async def test_a_permanent_refusal_is_recorded_published_and_retried_with_the_cl
     finally:
         await conn.close()
     assert status == "delivered"
+
+
+def _metrics(port: int) -> str:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return ""  # not up yet
+
+
+def _gauge(text: str, name: str, destination: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and f'destination="{destination}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def test_a_destination_that_is_down_holds_up_no_other(syncers: Syncers, sandbox: Sandbox, producer) -> None:
+    """HubSpot answers 500 to everything: Mautic and the webhook get every lead meanwhile,
+    the breaker and queue gauges say HubSpot is cut off and waiting; once HubSpot is back
+    it gets each person once, the newest version."""
+    tag = uuid.uuid4().hex[:6]
+    leads, newest = journey_leads(60, tag, seed=11)
+    sandbox.faults(reject_status=500, only=["hubspot"])
+    port = free_port()
+    syncers.start(CDP_SYNC_METRICS_PORT=str(port), CDP_SYNC_BREAKER_COOLDOWN_S="5")
+    # in waves: each must reach Mautic and the webhook while HubSpot still fails (a batch
+    # waiting for every destination would hold the second wave back)
+    waves = [[x for x in leads if int(x["profileId"].rsplit("p", 1)[1]) % 3 == w] for w in range(3)]
+    for wave in waves:
+        await send_leads(producer, syncers.topic, wave)
+        want = {x["contact"]["email"] for x in wave}
+        for system in ("mautic", "webhook"):
+            await until(lambda system=system, want=want: want <= set(sandbox.contacts(system)), within=60)
+    for system in ("mautic", "webhook"):
+        assert newest_versions(sandbox.contacts(system), system) == newest
+    assert sandbox.contacts("hubspot") == {}  # still down, and nobody waited for it
+
+    def cut_off() -> bool:
+        text = _metrics(port)
+        return (
+            _gauge(text, "cdp_syncer_breaker_open", "hubspot") == 1.0
+            and _gauge(text, "cdp_syncer_queue_leads", "hubspot") >= len(newest)
+            and _gauge(text, "cdp_syncer_queue_leads", "webhook") == 0
+        )
+
+    await until(cut_off, within=30, every=0.2)
+    sandbox.faults(reject_status=0, only=[])
+    await until(lambda: newest_versions(sandbox.contacts("hubspot"), "hubspot") == newest, within=90)
+    assert all(c["updates"] == 1 for c in sandbox.contacts("hubspot").values())  # once, the newest
+    assert sandbox.stats()["regressions"] == 0
+
+
+async def test_a_429_pauses_that_destination_exactly_as_long_as_it_asks(
+    syncers: Syncers, sandbox: Sandbox, producer
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    leads, newest = journey_leads(30, tag, seed=12)
+    sandbox.faults(throttle_next=1, retry_after_s=3, only=["hubspot"])
+    syncers.start()
+    await send_leads(producer, syncers.topic, leads)
+    for system in ("hubspot", "webhook"):
+        await until(lambda system=system: newest_versions(sandbox.contacts(system), system) == newest, within=60)
+    log = sandbox.requests("hubspot")
+    throttled = next(i for i, r in enumerate(log) if r["answer"] == "429")
+    gap = log[throttled + 1]["at"] - log[throttled]["at"]
+    assert gap >= 3.0, gap  # not a moment before the destination asked
+    assert gap < 3.0 + 2.0, gap  # and not a growing backoff after it
+    assert sum(r["answer"] == "429" for r in log) == 1
+
+
+async def test_half_the_requests_failing_slows_a_destination_but_never_stops_it(
+    syncers: Syncers, sandbox: Sandbox, producer
+) -> None:
+    """50% 503s at HubSpot: every lead arrives while the fault is still on (retries, no
+    breaker opening on a destination that answers half the time)."""
+    tag = uuid.uuid4().hex[:6]
+    leads = [make_lead(f"{tag}-p{i}", f"{tag}-{i}@example.org", 1) for i in range(150)]
+    sandbox.faults(error_rate=0.5, only=["hubspot"])
+    port = free_port()
+    syncers.start(CDP_SYNC_METRICS_PORT=str(port))
+    await send_leads(producer, syncers.topic, leads)
+    opened = False
+
+    def all_arrived() -> bool:
+        nonlocal opened
+        text = _metrics(port)
+        opened = opened or _gauge(text, "cdp_syncer_breaker_open", "hubspot") == 1.0
+        return len(sandbox.contacts("hubspot")) == len(leads)
+
+    await until(all_arrived, within=90, every=0.2)
+    answers = sandbox.stats()["requests"]["hubspot"]
+    assert answers.get("503", 0) > 0 and answers.get("200", 0) > 0, answers  # the fault was really served
+    assert not opened

@@ -117,6 +117,22 @@ def test_token_bucket_allows_a_burst_then_paces() -> None:
     assert b.wait(0.1) == 0
 
 
+def test_a_flaky_destination_keeps_its_traffic_and_a_dead_one_is_cut_off() -> None:
+    flaky = Breaker(threshold=5, cooldown=30)
+    for t in range(200):  # half the requests fail, runs of five included
+        if (t // 5) % 2:
+            flaky.failure(float(t))
+        else:
+            flaky.success()
+    assert flaky.state(200.0) == "closed"
+    dead = Breaker(threshold=5, cooldown=30)
+    for _ in range(20):
+        dead.success()
+    for t in range(20, 40):
+        dead.failure(float(t))
+    assert dead.state(40.0) == "open"
+
+
 def test_breaker_opens_after_failures_and_half_opens_after_the_cooldown() -> None:
     br = Breaker(threshold=3, cooldown=30)
     for t in range(3):
@@ -215,8 +231,8 @@ async def test_delivery_retries_transient_failures_honouring_retry_after_until_a
     dest = Scripted(
         [
             Result(Verdict.RETRY, "HTTP 429", retry_after=5, status=429),
-            [Result(Verdict.DELIVERED), Result(Verdict.PERMANENT, "HTTP 400: bad")],
             Result(Verdict.RETRY, "HTTP 503", status=503),
+            [Result(Verdict.DELIVERED), Result(Verdict.PERMANENT, "HTTP 400: bad")],
         ]
     )
     ln, slept = lane(dest)
@@ -227,8 +243,8 @@ async def test_delivery_retries_transient_failures_honouring_retry_after_until_a
         "P2-v1": "failed",
         "P3-v1": "delivered",
     }
-    assert slept[0] >= 5  # Retry-After is a floor
-    assert dest.calls == [["P1-v1", "P2-v1"], ["P1-v1", "P2-v1"], ["P3-v1"], ["P3-v1"]]
+    assert slept[0] == 5  # the 429's Retry-After, exactly, before the lane's next request
+    assert dest.calls == [["P1-v1", "P2-v1"], ["P3-v1"], ["P1-v1", "P2-v1"], ["P3-v1"]]
     assert next(f for f in finals if f.lead["eventId"] == "P3-v1").attempts == 2
 
 

@@ -41,6 +41,9 @@ class M(StrEnum):
     SYNCER_REQUEST_SECONDS = "cdp_syncer_request_seconds"
     SYNCER_BREAKER = "cdp_syncer_breaker_open"
     SYNCER_ERASURES = "cdp_syncer_erasures_total"
+    SYNCER_QUEUE = "cdp_syncer_queue_leads"
+    SYNCER_QUEUE_AGE = "cdp_syncer_queue_oldest_seconds"
+    SYNCER_RETRIES = "cdp_syncer_retries_total"
     # the stream engine (every processor, label ``stage``)
     STREAM_RECORDS_IN = "cdp_stream_records_in_total"
     STREAM_RECORDS_OUT = "cdp_stream_records_out_total"
@@ -126,7 +129,20 @@ DEFS: dict[M, MetricDef] = {
     M.SYNCER_REQUEST_SECONDS: MetricDef(
         "histogram", "Time of one request to a destination", ("destination",), _LATENCY_BUCKETS
     ),
-    M.SYNCER_BREAKER: MetricDef("gauge", "1 while the destination's circuit breaker is open", ("destination",)),
+    M.SYNCER_BREAKER: MetricDef(
+        "gauge", "1 while the destination's circuit breaker is open (read when scraped)", ("destination",)
+    ),
+    M.SYNCER_QUEUE: MetricDef(
+        "gauge", "Leads waiting in a destination's queue (due now, or scheduled for a retry)", ("destination", "state")
+    ),
+    M.SYNCER_QUEUE_AGE: MetricDef(
+        "gauge", "Age of the oldest lead waiting in a destination's queue (0 when empty)", ("destination",)
+    ),
+    M.SYNCER_RETRIES: MetricDef(
+        "counter",
+        "Leads scheduled for another try, by why (throttled: 429; failing: 5xx, timeouts)",
+        ("destination", "why"),
+    ),
     M.SYNCER_ERASURES: MetricDef(
         "counter",
         "Erasure requests carried out at a destination, by result (deleted, absent, failed)",

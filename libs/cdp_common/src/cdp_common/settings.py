@@ -180,6 +180,11 @@ class SyncerSettings(BaseSettings):
     )
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    # each destination's queue (Postgres): how many leads one claim takes, how long a claim
+    # is held (a crashed worker's leads are due again after it), how often an idle queue looks
+    claim_size: int = Field(default=200, ge=1)
+    lease_s: float = Field(default=60.0, gt=0)
+    queue_poll_s: float = Field(default=1.0, gt=0)
     metrics_port: int = 9103
 
     @field_validator("destinations")

@@ -16,8 +16,6 @@ def main() -> None:
     processor = SyncerProcessor(common, settings)
     options = stream.options_of(
         settings,
-        # a batch may stay in delivery for minutes while a destination is down: stay in the group
-        max_poll_interval_s=min(86_400.0, max(300.0, settings.max_age_s + 60.0)),  # librdkafka: at most a day
         extra_topics=(settings.erasures_topic,),  # erasure requests, forwarded to every destination
     )
     stream.run(processor, common, options, processor.registry)

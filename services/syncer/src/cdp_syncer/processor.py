@@ -1,16 +1,21 @@
-"""The syncer as a stream processor: settings -> destinations and lanes; one step per
-batch of lead records: every lead to every destination until all reach a final state,
-recorded in Postgres, failures on ``cdp.leads.failed``. The engine commits offsets only
-after ``process`` returned and the failure records are acknowledged; a store outage
-propagates and the engine retries the batch (redelivery is harmless: upserts by email,
-the webhook's ``webhook-id``, versions already delivered are skipped)."""
+"""The syncer as a stream processor: settings -> destinations and lanes.
+
+One step per batch of lead records: every lead is written to every destination's queue in
+Postgres (``delivery_queue``), and only then may the engine commit the batch's offsets; a
+store outage propagates and the engine retries the batch (a redelivered lead adds nothing).
+Each destination then drains its own queue in a task of its own (``_drain_forever``): its
+own position, rate limit, breaker, pauses and retry schedule, so one that is down or slow
+never delays the others. Final states are recorded in ``lead_deliveries``, failures go to
+``cdp.leads.failed``. Delivery is idempotent (upserts by email, the webhook's
+``webhook-id``, versions already delivered are skipped)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -32,7 +37,7 @@ from cdp_common.stream import Emit, Output, Publish, Record, Reject
 from cdp_common.topics import Topic
 from cdp_common.wire import LeadDoc
 from cdp_syncer import store
-from cdp_syncer.delivery import Lane, Policy, deliver
+from cdp_syncer.delivery import Lane, Policy, deliver, deliver_round
 from cdp_syncer.destinations.base import Destination, Result
 from cdp_syncer.logic.flow import Breaker, TokenBucket, Verdict
 from cdp_syncer.logic.mapping import HUBSPOT_DEFAULT, MAUTIC_DEFAULT, check_map
@@ -106,6 +111,10 @@ def parse(rec: Record) -> LeadDoc | str:
     return cast(LeadDoc, lead)
 
 
+def _breaker_open(lane: Lane) -> Callable[[], float]:
+    return lambda: 1.0 if lane.breaker.state(lane.clock()) == "open" else 0.0
+
+
 class SyncerProcessor:
     stage = "syncer"
     rejected_topic = Topic.HITS_REJECTED.value
@@ -122,6 +131,9 @@ class SyncerProcessor:
         self._seconds = cast(Histogram, build(M.SYNCER_REQUEST_SECONDS, self.registry))
         self._breaker = cast(Gauge, build(M.SYNCER_BREAKER, self.registry))
         self._erasures = cast(Counter, build(M.SYNCER_ERASURES, self.registry))
+        self._queue = cast(Gauge, build(M.SYNCER_QUEUE, self.registry))
+        self._queue_age = cast(Gauge, build(M.SYNCER_QUEUE_AGE, self.registry))
+        self._retries = cast(Counter, build(M.SYNCER_RETRIES, self.registry))
         policy = Policy(settings.backoff_base_s, settings.backoff_cap_s, settings.max_age_s)
         self.lanes = []
         for d in self.destinations:
@@ -135,15 +147,18 @@ class SyncerProcessor:
                     on_request=self._observe,
                 )
             )
+        for lane in self.lanes:  # read when scraped: true at every moment, not only after a request
+            self._breaker.labels(lane.name).set_function(_breaker_open(lane))
         self.pool: asyncpg.Pool | None = None
-        self._eraser: asyncio.Task[None] | None = None
+        self.publish: Publish | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake = {lane.name: asyncio.Event() for lane in self.lanes}
+        self._next_look: dict[str, float] = {}  # lane -> seconds until its first retry is due
 
     def _observe(self, name: str, seconds: float, results: list[Result]) -> None:
         self._seconds.labels(name).observe(seconds)
         for r in results:
             self._requests.labels(name, r.verdict.value).inc()
-        lane = next(x for x in self.lanes if x.name == name)
-        self._breaker.labels(name).set(1 if lane.breaker.opened_at is not None else 0)
 
     async def start(self, publish: Publish | None = None) -> None:
         while self.pool is None:
@@ -153,24 +168,29 @@ class SyncerProcessor:
                 logger.warning("Postgres not reachable (%s); retrying", e)
                 await asyncio.sleep(1.0)
         if publish is not None:  # a running stage (not `cdp leads retry`)
-            self._eraser = asyncio.create_task(self._erase_forever(), name="erasures")
+            self.publish = publish
+            self._tasks.append(asyncio.create_task(self._erase_forever(), name="erasures"))
+            self._tasks.append(asyncio.create_task(self._watch_queues_forever(), name="queues"))
+            for lane in self.lanes:
+                self._tasks.append(asyncio.create_task(self._drain_forever(lane), name=f"deliver-{lane.name}"))
 
     async def stop(self) -> None:
-        if self._eraser is not None:
-            self._eraser.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._eraser
+                await task
         for d in self.destinations:
             await d.aclose()
         if self.pool:
             await self.pool.close()
 
     async def process(self, records: Sequence[Record]) -> Output:
-        """Deliver a batch everywhere; returns what to publish (failures, rejections)."""
+        """Queue the batch's leads for every destination (durable before the offsets move
+        on) and the erasure requests; delivery happens in each destination's own task."""
         assert self.pool is not None
         out = Output()
-        leads: list[Mapping[str, Any]] = []
-        first_seen: dict[str, float] = {}
+        leads: list[tuple[Mapping[str, Any], float]] = []
         erasures: list[Mapping[str, Any]] = []
         for rec in records:
             if rec.topic == self.settings.erasures_topic:
@@ -187,39 +207,121 @@ class SyncerProcessor:
             if isinstance(got, str):
                 out.rejects.append(Reject(rec, "malformed", got))
             else:
-                leads.append(got)
-                first_seen[got["eventId"]] = (rec.timestamp_ms or 0) / 1000
+                leads.append((got, (rec.timestamp_ms or time.time() * 1000) / 1000))
+        names = [d.name for d in self.destinations]
+        await store.enqueue(self.pool, self.settings.group_id, leads, names)
         if erasures:
-            # durable before the offsets move on; carried out apart from lead delivery
-            await store.queue_erasures(self.pool, erasures, [d.name for d in self.destinations])
-        if not leads:
-            return out
-        # age is measured from when the oldest lead of the batch was written
-        oldest = min(first_seen.values()) or datetime.now(UTC).timestamp()
-        results = await asyncio.gather(*(self._lane(lane, leads, oldest) for lane in self.lanes))
-        finals = [f for r in results for f in r]
-        await store.record(self.pool, finals)
+            # durable before the offsets move on; carried out apart from lead delivery, and
+            # nothing of the person still queued is sent any more
+            await store.forget_queued(self.pool, [e for x in erasures for e in x["emails"]])
+            await store.queue_erasures(self.pool, erasures, names)
+        if leads:
+            for event in self._wake.values():
+                event.set()
+        return out
+
+    # ---- each destination's queue ----------------------------------------------------------
+
+    async def _drain_forever(self, lane: Lane) -> None:
+        """Deliver this destination's queued leads, for ever; a store outage waits and retries."""
+        wake = self._wake[lane.name]
+        while True:
+            try:
+                worked = await self._drain_once(lane)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # Postgres away, or a destination's client failing oddly
+                logger.warning("%s: delivery round failed (%s: %s); retrying", lane.name, type(e).__name__, e)
+                await asyncio.sleep(1.0)
+                continue
+            if not worked:
+                wake.clear()
+                pause = min(self.settings.queue_poll_s, self._next_look.pop(lane.name, self.settings.queue_poll_s))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), max(0.01, pause))
+
+    async def _drain_once(self, lane: Lane) -> bool:
+        """One claim of due leads through ``deliver_round``; False when none was due."""
+        assert self.pool is not None
+        wait = max(lane.breaker.allow(lane.clock()), lane.paused_until - lane.clock(), 0.0)
+        if wait >= 1e-3:  # no lease is held while the destination is cut off or asked for a pause
+            await asyncio.sleep(wait)
+        rows = await store.claim(
+            self.pool, self.settings.group_id, lane.name, self.settings.claim_size, self.settings.lease_s
+        )
+        if not rows:
+            return False
+        meta = {r["lead"]["eventId"]: r for r in rows}
+        profiles = {r["lead"]["profileId"] for r in rows}
+        delivered = await store.delivered_versions(self.pool, lane.name, profiles)
+        # a newer version of the person waits in the queue (due later): it goes instead
+        queued = await store.newest_queued(self.pool, self.settings.group_id, lane.name, profiles)
+        stale = [r["lead"] for r in rows if r["lead"]["version"] < queued.get(r["lead"]["profileId"], 0)]
+        leads = [r["lead"] for r in rows if r["lead"]["version"] >= queued.get(r["lead"]["profileId"], 0)]
+        now_wall, now_lane = time.time(), lane.clock()
+
+        def first_seen(lead: Mapping[str, Any]) -> float:
+            return now_lane - (now_wall - meta[lead["eventId"]]["written_at"].timestamp())
+
+        def prior(lead: Mapping[str, Any]) -> int:
+            return int(meta[lead["eventId"]]["attempts"])
+
+        done = await deliver_round(lane, leads, delivered, first_seen, prior)
+        finals = [
+            store.Final(f.lead, f.destination, f.status, prior(f.lead) + f.attempts, f.error) for f in done.finals
+        ]
+        finals += [store.Final(x, lane.name, "superseded", prior(x), "a newer version is queued") for x in stale]
+        if done.retry:  # look again when the first of them is due, not at the next idle poll
+            self._next_look[lane.name] = min(d for _, d in done.retry)
+        retries = []
+        for lead, delay in done.retry:
+            row = meta[lead["eventId"]]
+            error = "throttled (429)" if delay and lane.paused_until > lane.clock() else "failing"
+            retries.append((row["id"], done.attempts.get(lead["eventId"], 0), delay, error))
+            self._retries.labels(lane.name, "throttled" if error.startswith("throttled") else "failing").inc()
+        await store.settle(self.pool, finals, [meta[f.lead["eventId"]]["id"] for f in finals])
+        await store.reschedule(self.pool, retries)
+        await self._publish_failures(finals)
         for f in finals:
             self._leads.labels(f.destination, f.status).inc()
-            if f.status == "failed":
-                failure = LeadFailure(
-                    lead_event_id=f.lead["eventId"],
-                    profile_id=f.lead["profileId"],
-                    destination=f.destination,
-                    error=f.error or "",
-                    attempts=f.attempts,
-                    failed_at=datetime.now(UTC),
-                    lead=dict(f.lead),
-                )
-                out.emits.append(
-                    Emit(
-                        self.settings.failed_topic,
-                        f.lead["profileId"].encode(),
-                        failure.model_dump_json(by_alias=True).encode(),
-                    )
-                )
-                logger.warning("lead %s failed at %s: %s", f.lead["eventId"], f.destination, f.error)
-        return out
+        return True
+
+    async def _publish_failures(self, finals: Sequence[store.Final]) -> None:
+        emits = []
+        for f in finals:
+            if f.status != "failed":
+                continue
+            failure = LeadFailure(
+                lead_event_id=f.lead["eventId"],
+                profile_id=f.lead["profileId"],
+                destination=f.destination,
+                error=f.error or "",
+                attempts=f.attempts,
+                failed_at=datetime.now(UTC),
+                lead=dict(f.lead),
+            )
+            value = failure.model_dump_json(by_alias=True).encode()
+            emits.append(Emit(self.settings.failed_topic, f.lead["profileId"].encode(), value))
+            logger.warning("lead %s failed at %s: %s", f.lead["eventId"], f.destination, f.error)
+        if emits and self.publish is not None:
+            await self.publish(emits)
+
+    async def _watch_queues_forever(self) -> None:
+        """The queue gauges, from Postgres once a second: what waits where, and for how long."""
+        assert self.pool is not None
+        while True:
+            try:
+                state = {r["destination"]: r for r in await store.queue_state(self.pool, self.settings.group_id)}
+                for lane in self.lanes:
+                    r = state.get(lane.name)
+                    self._queue.labels(lane.name, "due").set(r["due"] if r else 0)
+                    self._queue.labels(lane.name, "waiting").set(r["waiting"] if r else 0)
+                    self._queue_age.labels(lane.name).set(r["oldest"] if r else 0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                logger.debug("queue gauges unavailable: %s", e)
+            await asyncio.sleep(1.0)
 
     async def _erase_due(self) -> int:
         """Carry out the erasures that are due, each destination on its own: a destination

@@ -12,9 +12,11 @@ without real accounts.
                                                  (a lead, or {"type": "contact.erased", "emails": [...]})
     GET  /_sandbox/contacts/{hubspot|mautic|webhook}   what arrived, by email
     GET  /_sandbox/stats                         requests and answers by system
+    GET  /_sandbox/requests[?system=hubspot]     every answer with its time, oldest first
     POST /_sandbox/faults                        {"error_rate": 0.3, "latency_s": 2, "throttle_next": 5,
                                                   "retry_after_s": 1, "partial_rate": 0.1,
-                                                  "reject_emails": [...], "reject_status": 400}
+                                                  "reject_emails": [...], "reject_status": 400,
+                                                  "only": ["hubspot"]}
     POST /_sandbox/reset                         contacts, stats and faults cleared
 """
 
@@ -51,6 +53,7 @@ class Faults:
     partial_rate: float = 0.0  # share of records refused with a retryable per-record error
     reject_emails: list[str] = field(default_factory=list)  # refused for good, per record
     reject_status: int = 0  # when set, every request gets this status
+    only: list[str] = field(default_factory=list)  # the systems the faults apply to (empty: all)
 
 
 @dataclass
@@ -68,10 +71,13 @@ class State:
     regressions: int = 0  # an older lead version arrived after a newer one
     erased: dict[str, list[str]] = field(default_factory=lambda: {"hubspot": [], "mautic": [], "webhook": []})
     rng: random.Random = field(default_factory=lambda: random.Random(7))
+    log: list[tuple[float, str, str]] = field(default_factory=list)  # (epoch s, system, answer), the latest
 
     def count(self, system: str, what: str) -> None:
         s = self.stats.setdefault(system, {})
         s[what] = s.get(what, 0) + 1
+        self.log.append((time.time(), system, what))
+        del self.log[: max(0, len(self.log) - 100_000)]
 
     def store(self, system: str, email: str, props: dict[str, Any], version: Any) -> bool:
         """Upsert; True when it created the contact."""
@@ -96,6 +102,8 @@ class State:
 
 async def _faults(state: State, system: str) -> Response | None:
     f = state.faults
+    if f.only and system not in f.only:
+        return None
     if f.latency_s:
         await asyncio.sleep(f.latency_s)
     if f.reject_status:
@@ -312,6 +320,10 @@ def create_app(state: State | None = None) -> Starlette:
             }
         )
 
+    async def requests(request: Request) -> Response:
+        system = request.query_params.get("system")
+        return JSONResponse([{"at": at, "system": s, "answer": a} for at, s, a in st.log if system in (None, s)])
+
     async def faults(request: Request) -> Response:
         doc = orjson.loads(await request.body() or b"{}")
         unknown = set(doc) - set(Faults.__dataclass_fields__)
@@ -325,6 +337,7 @@ def create_app(state: State | None = None) -> Starlette:
         st.faults = Faults()
         st.contacts = {"hubspot": {}, "mautic": {}, "webhook": {}}
         st.stats.clear()
+        st.log.clear()
         st.webhook_ids.clear()
         st.regressions = 0
         st.erased = {"hubspot": [], "mautic": [], "webhook": []}
@@ -343,6 +356,7 @@ def create_app(state: State | None = None) -> Starlette:
             Route("/webhook", webhook, methods=["POST"]),
             Route("/_sandbox/contacts/{system}", contacts),
             Route("/_sandbox/stats", stats),
+            Route("/_sandbox/requests", requests),
             Route("/_sandbox/faults", faults, methods=["POST"]),
             Route("/_sandbox/reset", reset, methods=["POST"]),
             Route("/healthz", health),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import email.utils
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -63,21 +63,27 @@ class TokenBucket:
             self.tokens, self.at = self.rate, now
         self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate / self.per)
         self.at = now
-        if self.tokens >= 1:
-            self.tokens -= 1
+        if self.tokens >= 1 - 1e-9:  # (a float remainder must not keep a caller waiting)
+            self.tokens = max(0.0, self.tokens - 1)
             return 0.0
         return (1 - self.tokens) * self.per / self.rate
 
 
 @dataclass(slots=True)
 class Breaker:
-    """Opens after ``threshold`` consecutive failures; after ``cooldown`` one trial request
-    is let through (half-open); a success closes it, a failure opens it again."""
+    """Opens when the destination looks down, not merely flaky: after ``threshold``
+    consecutive failures while at least ``ratio`` of the last ``window`` requests failed
+    (a destination failing half its requests keeps its traffic, at half the throughput).
+    After ``cooldown`` one trial request is let through (half-open); a success closes it,
+    a failure opens it again. Throttling (429) is pacing, never a failure here."""
 
     threshold: int = 5
     cooldown: float = 30.0
-    failures: int = 0
+    window: int = 20
+    ratio: float = 0.9
+    failures: int = 0  # consecutive
     opened_at: float | None = None
+    recent: list[bool] = field(default_factory=list)  # True: failed
 
     def state(self, now: float) -> str:
         if self.opened_at is None:
@@ -91,10 +97,18 @@ class Breaker:
         left = self.cooldown - (now - self.opened_at)
         return 0.0 if left <= 0 else left
 
+    def _note(self, failed: bool) -> None:
+        self.recent.append(failed)
+        del self.recent[: max(0, len(self.recent) - self.window)]
+
     def success(self) -> None:
+        self._note(False)
         self.failures, self.opened_at = 0, None
 
     def failure(self, now: float) -> None:
+        self._note(True)
         self.failures += 1
-        if self.failures >= self.threshold or self.opened_at is not None:
+        trial_failed = self.opened_at is not None
+        looks_down = self.failures >= self.threshold and sum(self.recent) >= self.ratio * len(self.recent)
+        if trial_failed or looks_down:
             self.opened_at = now
