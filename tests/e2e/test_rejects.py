@@ -1,5 +1,6 @@
 """Every stage's refusals in one run through the whole platform: each rejected record is
-listable by `cdp rejects list`, and as many per stage as that stage's rejected metric."""
+listable by `cdp rejects list`, as many per stage as were refused, and as many as the
+processors' rejected metrics."""
 
 from __future__ import annotations
 
@@ -42,7 +43,6 @@ async def test_every_stages_rejects_are_listed_as_many_as_each_stage_counted(
     planned_source: Source, pipeline: Pipeline, collector: Any, settings: Any
 ) -> None:
     src = planned_source
-    edge_before = _metric(httpx.get(f"{collector.url}/metrics").text, "cdp_collector_events_rejected_total")
     # a browser's user agent: the enricher marks python-httpx as a bot, which the segmenter drops
     async with httpx.AsyncClient(base_url=collector.url, timeout=10, headers={"user-agent": CHROME}) as http:
 
@@ -78,7 +78,8 @@ async def test_every_stages_rejects_are_listed_as_many_as_each_stage_counted(
 
     got = await until(listed, within=60)
     assert got["enricher/tracking_plan"] == ENRICHER and got["segmenter/no_usable_id"] == SEGMENTER, got
-    edge = _metric(httpx.get(f"{collector.url}/metrics").text, "cdp_collector_events_rejected_total") - edge_before
+    # the processors' own counters; the collector's are kept per worker (make test runs two,
+    # and a scrape reaches one: docs/collector.md), so its listed count is held to what was sent
     enricher = _metric(pipeline.enrichers.metrics(0), "cdp_stream_rejected_total", stage="enricher")
     segmenter = _metric(pipeline.segmenter_metrics(), "cdp_stream_rejected_total", stage="segmenter")
-    assert (edge, enricher, segmenter) == (COLLECTOR, ENRICHER, SEGMENTER)
+    assert (enricher, segmenter) == (ENRICHER, SEGMENTER)

@@ -13,6 +13,7 @@ from tests.helpers import ROOT
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.timeout(1500)  # the whole platform, ten faults: minutes, not the suite's 300 s
 def test_the_fault_suite_holds_every_invariant() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.chaos", "--short"],

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from cdp_common.records import QualifiedLead
-from cdp_syncer.sandbox import DEFAULT_SECRET
+from cdp_syncer.sandbox import DEFAULT_SECRET, DEFAULT_TOKEN
 from tests.helpers import ROOT, ServiceProcess, free_port, python_module
 
 
@@ -70,6 +70,15 @@ class Sandbox:
 
     def stats(self) -> dict[str, Any]:
         return httpx.get(f"{self.url}/_sandbox/stats", timeout=5).json()
+
+    def properties(self) -> dict[str, dict[str, Any]]:
+        """The HubSpot portal's contact properties by name (the syncer creates the CDP's on start)."""
+        r = httpx.get(f"{self.url}/crm/v3/properties/contacts", headers={"authorization": f"Bearer {DEFAULT_TOKEN}"})
+        return {p["name"]: p for p in r.json()["results"]}
+
+    async def bootstrapped(self) -> None:
+        """Until the syncer has created the CDP's HubSpot properties (before a test's faults)."""
+        await until(lambda: "cdp_lead_version" in self.properties(), within=60, every=0.1)
 
     def requests(self, system: str) -> list[dict[str, Any]]:
         """Every answer the sandbox gave ``system``'s callers, with its time, oldest first."""

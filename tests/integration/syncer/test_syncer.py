@@ -172,9 +172,10 @@ async def test_a_destination_that_is_down_holds_up_no_other(syncers: Syncers, sa
     it gets each person once, the newest version."""
     tag = uuid.uuid4().hex[:6]
     leads, newest = journey_leads(60, tag, seed=11)
-    sandbox.faults(reject_status=500, only=["hubspot"])
     port = free_port()
     syncers.start(CDP_SYNC_METRICS_PORT=str(port), CDP_SYNC_BREAKER_COOLDOWN_S="5")
+    await sandbox.bootstrapped()
+    sandbox.faults(reject_status=500, only=["hubspot"])
     # in waves: each must reach Mautic and the webhook while HubSpot still fails (a batch
     # waiting for every destination would hold the second wave back)
     waves = [[x for x in leads if int(x["profileId"].rsplit("p", 1)[1]) % 3 == w] for w in range(3)]
@@ -207,8 +208,9 @@ async def test_a_429_pauses_that_destination_exactly_as_long_as_it_asks(
 ) -> None:
     tag = uuid.uuid4().hex[:6]
     leads, newest = journey_leads(30, tag, seed=12)
-    sandbox.faults(throttle_next=1, retry_after_s=3, only=["hubspot"])
     syncers.start()
+    await sandbox.bootstrapped()
+    sandbox.faults(throttle_next=1, retry_after_s=3, only=["hubspot"])
     await send_leads(producer, syncers.topic, leads)
     for system in ("hubspot", "webhook"):
         await until(lambda system=system: newest_versions(sandbox.contacts(system), system) == newest, within=60)
@@ -227,9 +229,10 @@ async def test_half_the_requests_failing_slows_a_destination_but_never_stops_it(
     breaker opening on a destination that answers half the time)."""
     tag = uuid.uuid4().hex[:6]
     leads = [make_lead(f"{tag}-p{i}", f"{tag}-{i}@example.org", 1) for i in range(150)]
-    sandbox.faults(error_rate=0.5, only=["hubspot"])
     port = free_port()
     syncers.start(CDP_SYNC_METRICS_PORT=str(port))
+    await sandbox.bootstrapped()
+    sandbox.faults(error_rate=0.5, only=["hubspot"])
     await send_leads(producer, syncers.topic, leads)
     opened = False
 

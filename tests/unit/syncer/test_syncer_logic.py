@@ -17,6 +17,7 @@ from cdp_syncer.destinations.base import Result
 from cdp_syncer.destinations.hubspot import body as hubspot_body
 from cdp_syncer.destinations.hubspot import per_record as hubspot_results
 from cdp_syncer.destinations.mautic import per_record as mautic_results
+from cdp_syncer.logic import hubspot_properties as hp
 from cdp_syncer.logic import signing
 from cdp_syncer.logic.flow import Breaker, TokenBucket, Verdict, backoff, classify, retry_after
 from cdp_syncer.logic.mapping import HUBSPOT_DEFAULT, check_map, properties, summary
@@ -260,3 +261,21 @@ async def test_two_profiles_with_one_email_never_share_a_request() -> None:
     ln, _ = lane(dest)
     await deliver(ln, [lead("P1"), lead("P2")], {}, 0.0)
     assert dest.calls == [["P1-v1"], ["P2-v1"]]
+
+
+def test_bootstrap_wants_every_mapped_custom_property_with_its_type() -> None:
+    specs = {s.name: s for s in hp.wanted(HUBSPOT_DEFAULT)}
+    assert "email" not in specs and "jobtitle" not in specs  # HubSpot's own
+    assert (specs["cdp_score"].type, specs["cdp_score"].field_type) == ("number", "number")
+    assert (specs["cdp_behaviour_summary"].type, specs["cdp_behaviour_summary"].field_type) == ("string", "textarea")
+    assert specs["cdp_first_touch_campaign"].group == "cdp"
+    assert set(specs) == {p for p in HUBSPOT_DEFAULT.values() if p.startswith("cdp_")}
+
+
+def test_bootstrap_creates_only_what_is_missing_and_reports_a_type_conflict() -> None:
+    specs = hp.wanted({"score": "cdp_score", "segments": "cdp_segments", "summary": "cdp_behaviour_summary"})
+    portal = {"cdp_score": {"type": "string"}, "cdp_segments": {"type": "string"}}
+    plan = hp.plan(specs, portal)
+    assert [s.name for s in plan.create] == ["cdp_behaviour_summary"]
+    assert plan.existing == ["cdp_segments"]
+    assert plan.conflicts == ["cdp_score: the portal has type string, the CDP sends number"]

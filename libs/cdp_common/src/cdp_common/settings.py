@@ -210,6 +210,9 @@ class HubSpotSettings(BaseSettings):
     # lead field -> HubSpot property; overrides merge over the defaults, "" leaves a field out
     property_map: dict[str, str] = Field(default_factory=dict)
     batch_size: int = Field(default=100, ge=1, le=100)  # HubSpot's batch limit is 100
+    # on start, create the mapped custom properties the portal lacks (needs the token scope
+    # crm.schemas.contacts.write); `cdp destinations bootstrap hubspot` does it by hand
+    bootstrap: bool = True
 
 
 class MauticSettings(BaseSettings):

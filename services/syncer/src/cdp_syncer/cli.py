@@ -1,5 +1,5 @@
-"""``cdp leads failed|retry`` (lead deliveries) and ``cdp sandbox-ma`` (a local
-marketing-automation server)."""
+"""``cdp leads failed|retry`` (lead deliveries), ``cdp destinations bootstrap`` and
+``cdp sandbox-ma`` (a local marketing-automation server)."""
 
 from __future__ import annotations
 
@@ -54,6 +54,39 @@ def register_leads(sub: Any) -> None:
     r = rs.add_parser("retry", help="send the failed leads again (with the current settings)")
     r.add_argument("--destination")
     p.set_defaults(handler=cmd_leads)
+
+
+async def cmd_destinations(args: argparse.Namespace, settings: CommonSettings) -> int:
+    """``cdp destinations bootstrap hubspot``: the portal's custom properties, created once."""
+    from cdp_common.cli import CommandError
+    from cdp_common.settings import SyncerSettings
+    from cdp_syncer.destinations.hubspot import BootstrapError
+    from cdp_syncer.processor import MissingSetting, build_destinations
+
+    try:
+        [dest] = build_destinations(SyncerSettings(destinations=args.destination))
+    except MissingSetting as e:
+        raise CommandError(str(e)) from e
+    try:
+        done = await dest.bootstrap()  # type: ignore[attr-defined]
+    except BootstrapError as e:
+        raise CommandError(str(e)) from e
+    finally:
+        await dest.aclose()
+    for spec in done.create:
+        print(f"created {spec.name} ({spec.type}/{spec.field_type}) in group {spec.group}")
+    for c in done.conflicts:
+        print(f"conflict: {c} (left as it is: map the field elsewhere or change the property in HubSpot)")
+    print(f"{len(done.create)} created, {len(done.existing)} already there, {len(done.conflicts)} in conflict")
+    return 1 if done.conflicts else 0
+
+
+def register_destinations(sub: Any) -> None:
+    p = sub.add_parser("destinations", help="prepare a destination for the CDP's leads (syncer)")
+    rs = p.add_subparsers(dest="action", required=True)
+    b = rs.add_parser("bootstrap", help="create the custom properties the lead mapping needs (idempotent)")
+    b.add_argument("destination", choices=["hubspot"])
+    p.set_defaults(handler=cmd_destinations)
 
 
 async def cmd_sandbox(args: argparse.Namespace, settings: CommonSettings) -> int:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import asyncpg
+import httpx
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -73,7 +74,9 @@ def build_destinations(settings: SyncerSettings) -> list[Destination]:
             h = HubSpotSettings()
             mapping = {**HUBSPOT_DEFAULT, **h.property_map}
             check_map(mapping)
-            out.append(HubSpot(h.base_url, h.token.get_secret_value(), mapping, settings.timeout_s, h.batch_size))
+            out.append(
+                HubSpot(h.base_url, h.token.get_secret_value(), mapping, settings.timeout_s, h.batch_size, h.bootstrap)
+            )
         elif name == "mautic":
             from cdp_syncer.destinations.mautic import Mautic
 
@@ -225,6 +228,8 @@ class SyncerProcessor:
     async def _drain_forever(self, lane: Lane) -> None:
         """Deliver this destination's queued leads, for ever; a store outage waits and retries."""
         wake = self._wake[lane.name]
+        if getattr(lane.destination, "auto_bootstrap", False):
+            await self._bootstrap(lane)
         while True:
             try:
                 worked = await self._drain_once(lane)
@@ -239,6 +244,38 @@ class SyncerProcessor:
                 pause = min(self.settings.queue_poll_s, self._next_look.pop(lane.name, self.settings.queue_poll_s))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), max(0.01, pause))
+
+    async def _bootstrap(self, lane: Lane) -> None:
+        """Create what the destination needs before the first lead (HubSpot's custom
+        properties): retried while the destination is unreachable; a refusal is logged and
+        delivery goes on (the leads then fail with the destination's reason, listed)."""
+        from cdp_syncer.destinations.hubspot import BootstrapError
+
+        delay = 1.0
+        while True:
+            try:
+                done = await lane.destination.bootstrap()  # type: ignore[attr-defined]
+            except BootstrapError as e:
+                if not e.transient:
+                    logger.error("%s: bootstrap refused (%s); delivering anyway", lane.name, e)
+                    return
+                error: Exception = e
+            except httpx.HTTPError as e:
+                error = e
+            else:
+                for c in done.conflicts:
+                    logger.error("%s: property type conflict, %s", lane.name, c)
+                logger.info(
+                    "%s: bootstrap created %d propert%s, %d existed",
+                    lane.name,
+                    len(done.create),
+                    "y" if len(done.create) == 1 else "ies",
+                    len(done.existing),
+                )
+                return
+            logger.warning("%s: bootstrap failed (%s); retrying in %.0f s", lane.name, error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
     async def _drain_once(self, lane: Lane) -> bool:
         """One claim of due leads through ``deliver_round``; False when none was due."""

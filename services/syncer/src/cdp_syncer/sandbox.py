@@ -6,6 +6,11 @@ without real accounts.
     POST /crm/v3/objects/contacts/batch/upsert   Bearer token; {"inputs": [{id, idProperty: email, properties}]}
     POST /api/contacts/batch/new                 Basic auth; [{email, firstname, ...}, ...]
     POST /crm/v3/objects/contacts/gdpr-delete    Bearer token; {"objectId": email, "idProperty": "email"}: 204 or 404
+    GET  /crm/v3/properties/contacts             Bearer token; the portal's contact properties (HubSpot's own at first)
+    POST /crm/v3/properties/contacts/groups      Bearer token; {name, label}: 201, 409 when it exists
+    POST /crm/v3/properties/contacts/batch/create  Bearer token; {"inputs": [{name, label, type, fieldType,
+                                                 groupName}]}; an upsert naming a property the portal lacks is
+                                                 refused whole (400 PROPERTY_DOESNT_EXIST), as HubSpot does
     GET  /api/contacts?search=email:...          Basic auth; the Mautic contacts with that email
     DELETE /api/contacts/{id}/delete             Basic auth; deletes one
     POST /webhook                                webhook-id / webhook-timestamp / webhook-signature
@@ -40,6 +45,12 @@ from starlette.routing import Route
 from cdp_syncer.logic import signing
 
 DEFAULT_TOKEN = "sandbox-hubspot-token"
+HUBSPOT_OWN = (
+    *("email", "firstname", "lastname", "company", "phone"),
+    *("jobtitle", "industry", "lifecyclestage", "website"),
+)
+OWN_GROUP = "contactinformation"
+PROPERTY_TYPES = {"string": {"text", "textarea", "select", "radio"}, "number": {"number"}, "datetime": {"date"}}
 DEFAULT_USER, DEFAULT_PASSWORD = "sandbox", "sandbox"
 DEFAULT_SECRET = "whsec_" + base64.b64encode(b"sandbox-webhook-secret-0123456789").decode()
 
@@ -72,6 +83,15 @@ class State:
     erased: dict[str, list[str]] = field(default_factory=lambda: {"hubspot": [], "mautic": [], "webhook": []})
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     log: list[tuple[float, str, str]] = field(default_factory=list)  # (epoch s, system, answer), the latest
+    # HubSpot's contact properties in the portal (name -> definition): its own to begin with;
+    # an upsert naming any other is refused, as HubSpot does
+    hubspot_properties: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {
+            name: {"name": name, "label": name, "type": "string", "fieldType": "text", "groupName": OWN_GROUP}
+            for name in HUBSPOT_OWN
+        }
+    )
+    hubspot_groups: set[str] = field(default_factory=lambda: {OWN_GROUP})
 
     def count(self, system: str, what: str) -> None:
         s = self.stats.setdefault(system, {})
@@ -153,6 +173,24 @@ def create_app(state: State | None = None) -> Starlette:
             return JSONResponse(
                 {"status": "error", "category": "VALIDATION_ERROR", "message": "at most 100 inputs"}, 400
             )
+        unknown = sorted(
+            {k for i in inputs if isinstance(i, dict) for k in (i.get("properties") or {})} - set(st.hubspot_properties)
+        )
+        if unknown:  # HubSpot refuses the whole batch when a property does not exist
+            st.count("hubspot", "400")
+            detail = [
+                {"isValid": False, "message": f'Property "{k}" does not exist', "error": "PROPERTY_DOESNT_EXIST"}
+                | {"name": k}
+                for k in unknown
+            ]
+            return JSONResponse(
+                {
+                    "status": "error",
+                    "category": "VALIDATION_ERROR",
+                    "message": f"Property values were not valid: {orjson.dumps(detail).decode()}",
+                },
+                400,
+            )
         results, errors = [], []
         now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
         for i in inputs:
@@ -196,6 +234,77 @@ def create_app(state: State | None = None) -> Starlette:
             body |= {"numErrors": len(errors), "errors": errors}
         st.count("hubspot", "207" if errors else "200")
         return JSONResponse(body, 207 if errors else 200)
+
+    def hubspot_denied(request: Request) -> Response | None:
+        if request.headers.get("authorization") != f"Bearer {st.token}":
+            st.count("hubspot", "401")
+            return JSONResponse({"status": "error", "category": "INVALID_AUTHENTICATION", "message": "bad token"}, 401)
+        return None
+
+    async def hubspot_properties(request: Request) -> Response:
+        denied = hubspot_denied(request)
+        if denied:
+            return denied
+        st.count("hubspot", "properties")
+        return JSONResponse({"results": list(st.hubspot_properties.values())})
+
+    async def hubspot_groups(request: Request) -> Response:
+        denied = hubspot_denied(request) or await _faults(st, "hubspot")
+        if denied:
+            return denied
+        doc = orjson.loads(await request.body() or b"{}")
+        name = doc.get("name") if isinstance(doc, dict) else None
+        if not isinstance(name, str) or not name or not isinstance(doc.get("label"), str):
+            return JSONResponse({"status": "error", "category": "VALIDATION_ERROR", "message": "name and label"}, 400)
+        if name in st.hubspot_groups:
+            return JSONResponse(
+                {"status": "error", "category": "CONFLICT", "message": f"A group named {name} already exists"}, 409
+            )
+        st.hubspot_groups.add(name)
+        st.count("hubspot", "group-created")
+        return JSONResponse({"name": name, "label": doc["label"], "displayOrder": doc.get("displayOrder", -1)}, 201)
+
+    async def hubspot_create_properties(request: Request) -> Response:
+        denied = hubspot_denied(request) or await _faults(st, "hubspot")
+        if denied:
+            return denied
+        doc = orjson.loads(await request.body() or b"{}")
+        inputs = doc.get("inputs") if isinstance(doc, dict) else None
+        if not isinstance(inputs, list) or not inputs:
+            return JSONResponse({"status": "error", "category": "VALIDATION_ERROR", "message": "need inputs"}, 400)
+        for i in inputs:  # every input checked before any is created
+            need = ("name", "label", "type", "fieldType", "groupName")
+            if not isinstance(i, dict) or not all(isinstance(i.get(k), str) and i[k] for k in need):
+                return JSONResponse(
+                    {"status": "error", "category": "VALIDATION_ERROR", "message": f"each input needs {need}"}, 400
+                )
+            if i["fieldType"] not in PROPERTY_TYPES.get(i["type"], set()):
+                return JSONResponse(
+                    {
+                        "status": "error",
+                        "category": "VALIDATION_ERROR",
+                        "message": f"fieldType {i['fieldType']} is not valid for type {i['type']}",
+                    },
+                    400,
+                )
+            if i["groupName"] not in st.hubspot_groups:
+                return JSONResponse(
+                    {"status": "error", "category": "VALIDATION_ERROR", "message": f"no group {i['groupName']}"}, 400
+                )
+        results, errors = [], []
+        for i in inputs:
+            if i["name"] in st.hubspot_properties:
+                errors.append(
+                    {"status": "error", "category": "OBJECT_ALREADY_EXISTS", "message": f"{i['name']} already exists"}
+                )
+                continue
+            st.hubspot_properties[i["name"]] = {k: i[k] for k in ("name", "label", "type", "fieldType", "groupName")}
+            results.append(st.hubspot_properties[i["name"]])
+        st.count("hubspot", "properties-created")
+        body: dict[str, Any] = {"status": "COMPLETE", "results": results}
+        if errors:
+            body |= {"numErrors": len(errors), "errors": errors}
+        return JSONResponse(body, 207 if errors else 201)
 
     def mautic_authorized(request: Request) -> bool:
         expected = "Basic " + base64.b64encode(f"{st.user}:{st.password}".encode()).decode()
@@ -351,6 +460,9 @@ def create_app(state: State | None = None) -> Starlette:
             Route("/crm/v3/objects/contacts/batch/upsert", hubspot, methods=["POST"]),
             Route("/api/contacts/batch/new", mautic, methods=["POST"]),
             Route("/crm/v3/objects/contacts/gdpr-delete", hubspot_gdpr_delete, methods=["POST"]),
+            Route("/crm/v3/properties/contacts", hubspot_properties, methods=["GET"]),
+            Route("/crm/v3/properties/contacts/groups", hubspot_groups, methods=["POST"]),
+            Route("/crm/v3/properties/contacts/batch/create", hubspot_create_properties, methods=["POST"]),
             Route("/api/contacts", mautic_search, methods=["GET"]),
             Route("/api/contacts/{cid:int}/delete", mautic_delete, methods=["DELETE"]),
             Route("/webhook", webhook, methods=["POST"]),

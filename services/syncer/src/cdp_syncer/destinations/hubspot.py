@@ -11,10 +11,14 @@ from typing import Any
 import httpx
 
 from cdp_syncer.destinations.base import Lead, Result, erase_answer, transport_failure, whole_answer
+from cdp_syncer.logic import hubspot_properties as hp
 from cdp_syncer.logic.flow import Verdict
 from cdp_syncer.logic.mapping import properties
 
 PATH = "/crm/v3/objects/contacts/batch/upsert"
+PROPERTIES = "/crm/v3/properties/contacts"
+GROUPS = "/crm/v3/properties/contacts/groups"
+CREATE_PROPERTIES = "/crm/v3/properties/contacts/batch/create"
 GDPR_DELETE = "/crm/v3/objects/contacts/gdpr-delete"
 RETRY_CATEGORIES = frozenset({"RATE_LIMITS", "TIMEOUT", "INTERNAL_ERROR"})
 
@@ -54,9 +58,16 @@ class HubSpot:
     max_batch = 100
 
     def __init__(
-        self, base_url: str, token: str, mapping: Mapping[str, str], timeout_s: float, max_batch: int = 100
+        self,
+        base_url: str,
+        token: str,
+        mapping: Mapping[str, str],
+        timeout_s: float,
+        max_batch: int = 100,
+        auto_bootstrap: bool = False,
     ) -> None:
         self.mapping = mapping
+        self.auto_bootstrap = auto_bootstrap  # the syncer bootstraps before its first delivery
         self.max_batch = max_batch
         self.client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"), headers={"authorization": f"Bearer {token}"}, timeout=timeout_s
@@ -88,5 +99,38 @@ class HubSpot:
             out.append(erase_answer(resp, time.time()))
         return out
 
+    async def bootstrap(self) -> hp.Plan:
+        """Create the property group and every mapped custom property the portal lacks
+        (idempotent: what exists is left alone; a type conflict is reported). Raises
+        ``BootstrapError`` when the portal refuses (e.g. a token without the
+        ``crm.schemas.contacts.write`` scope)."""
+        resp = await self.client.get(PROPERTIES)
+        _raise_for(resp, "list the contact properties")
+        portal = {p["name"]: p for p in resp.json().get("results") or []}
+        todo = hp.plan(hp.wanted(self.mapping), portal)
+        if not todo.create:
+            return todo
+        resp = await self.client.post(GROUPS, json={"name": hp.GROUP, "label": hp.GROUP_LABEL, "displayOrder": -1})
+        if resp.status_code != 409:  # 409: the group exists
+            _raise_for(resp, "create the property group")
+        resp = await self.client.post(CREATE_PROPERTIES, json={"inputs": [s.as_input() for s in todo.create]})
+        _raise_for(resp, "create the properties")
+        return todo
+
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+class BootstrapError(RuntimeError):
+    """The portal refused a bootstrap step; ``transient`` when retrying may help."""
+
+    def __init__(self, message: str, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+def _raise_for(resp: httpx.Response, what: str) -> None:
+    if resp.status_code < 300:
+        return
+    transient = resp.status_code in (408, 429) or resp.status_code >= 500
+    raise BootstrapError(f"could not {what}: HTTP {resp.status_code}: {resp.text[:300]}", transient)
