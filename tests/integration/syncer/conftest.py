@@ -129,6 +129,12 @@ class Syncers:
             cwd=ROOT,
         )
 
+    def cli_env(self, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+        """``cdp`` with exactly ``env`` (e.g. no destination settings at all)."""
+        return subprocess.run(
+            [sys.executable, "-m", "cdp_common.cli", *args], env=env, capture_output=True, text=True, cwd=ROOT
+        )
+
     def stop(self) -> None:
         for p in self.procs:
             p.stop()

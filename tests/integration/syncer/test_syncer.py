@@ -121,34 +121,99 @@ async def test_webhook_signatures_verify_and_a_wrong_secret_is_refused(
 async def test_a_permanent_refusal_is_recorded_published_and_retried_with_the_cli(
     syncers: Syncers, sandbox: Sandbox, producer, pg_dsn, kafka_bootstrap
 ) -> None:
+    """A 400-refused lead is listed with HubSpot's reason; `cdp leads retry --lead` puts
+    that one back in HubSpot's queue (from a shell with no destination settings) and the
+    running syncer delivers it."""
     tag = uuid.uuid4().hex[:6]
-    refused, fine = f"{tag}-no@example.org", f"{tag}-yes@example.org"
-    sandbox.faults(reject_emails=[refused])
+    refused, other, fine = f"{tag}-no@example.org", f"{tag}-no2@example.org", f"{tag}-yes@example.org"
+    sandbox.faults(reject_emails=[refused, other], only=["hubspot"])
     failed_tail = await TopicTail(kafka_bootstrap, Topic.LEADS_FAILED).start()
     try:
         syncers.start(CDP_SYNC_DESTINATIONS="hubspot")
-        await send_leads(producer, syncers.topic, [make_lead(f"{tag}-a", refused), make_lead(f"{tag}-b", fine)])
-        got = await failed_tail.collect(lambda r: r.get("profileId") == f"{tag}-a", want=1, within=30)
+        await send_leads(
+            producer,
+            syncers.topic,
+            [make_lead(f"{tag}-a", refused), make_lead(f"{tag}-c", other), make_lead(f"{tag}-b", fine)],
+        )
+        got = await failed_tail.collect(lambda r: r.get("profileId", "").startswith(tag), want=2, within=30)
     finally:
         await failed_tail.stop()
-    assert got[0]["destination"] == "hubspot" and "VALIDATION_ERROR" in got[0]["error"]
-    assert got[0]["lead"]["contact"]["email"] == refused
+    mine = {g["profileId"]: g for g in got}
+    assert mine[f"{tag}-a"]["destination"] == "hubspot" and "VALIDATION_ERROR" in mine[f"{tag}-a"]["error"]
+    assert mine[f"{tag}-a"]["lead"]["contact"]["email"] == refused
     assert list(sandbox.contacts("hubspot")) == [fine]
-    listed = syncers.cli("leads", "failed")
-    assert listed.returncode == 0 and refused in listed.stdout, listed.stderr
+    bare = {"PATH": "/usr/bin:/bin", "CDP_PG_DSN": pg_dsn, "CDP_SYNC_GROUP_ID": syncers.group}
+    listed = syncers.cli_env(bare, "leads", "failed", "--destination", "hubspot")
+    assert listed.returncode == 0 and refused in listed.stdout and "VALIDATION_ERROR" in listed.stdout, listed.stderr
     sandbox.faults(reject_emails=[])
-    retried = syncers.cli("leads", "retry", "--destination", "hubspot")
+    retried = syncers.cli_env(bare, "leads", "retry", "--lead", f"{tag}-a-v1")
     assert retried.returncode == 0, retried.stderr + retried.stdout
-    assert "delivered" in retried.stdout
-    assert set(sandbox.contacts("hubspot")) == {refused, fine}
+    assert "1 for hubspot" in retried.stdout
+    await until(lambda: set(sandbox.contacts("hubspot")) == {refused, fine}, within=30, every=0.1)
     conn = await asyncpg.connect(pg_dsn)
     try:
-        status = await conn.fetchval(
-            "SELECT status FROM lead_deliveries WHERE lead_event_id = $1 AND destination = 'hubspot'", f"{tag}-a-v1"
+        status = dict(
+            await conn.fetch(
+                "SELECT lead_event_id, status FROM lead_deliveries WHERE lead_event_id = ANY($1::text[]) "
+                "AND destination = 'hubspot'",
+                [f"{tag}-a-v1", f"{tag}-c-v1"],
+            )
         )
     finally:
         await conn.close()
-    assert status == "delivered"
+    assert status == {f"{tag}-a-v1": "delivered", f"{tag}-c-v1": "failed"}  # only the one named went again
+    still = syncers.cli_env(bare, "leads", "failed", "--destination", "hubspot")
+    assert other in still.stdout and refused not in still.stdout
+
+
+async def test_a_time_range_is_replayed_to_one_destination_only(
+    syncers: Syncers, sandbox: Sandbox, producer, pg_dsn
+) -> None:
+    """`cdp leads replay --destination mautic`: every person of the range is sent to Mautic
+    once more (its newest version), HubSpot and the webhook get nothing new."""
+    tag = uuid.uuid4().hex[:6]
+    syncers.start()
+    leads = [make_lead(f"{tag}-{i}", f"{tag}-{i}@example.org", v) for i in range(5) for v in (1, 2)]
+    await send_leads(producer, syncers.topic, leads)
+    await until(lambda: sum(e.startswith(tag) for e in sandbox.contacts("webhook")) == 5, within=30, every=0.1)
+    await until(lambda: sum(e.startswith(tag) for e in sandbox.contacts("mautic")) == 5, within=30, every=0.1)
+    await until(lambda: sum(e.startswith(tag) for e in sandbox.contacts("hubspot")) == 5, within=30, every=0.1)
+    before = {s: len(sandbox.requests(s)) for s in ("hubspot", "mautic", "webhook")}
+    updates = {e: c["updates"] for e, c in sandbox.contacts("mautic").items() if e.startswith(tag)}
+    env = {"PATH": "/usr/bin:/bin", **syncers.env()}
+    dry = syncers.cli_env(env, "leads", "replay", "--destination", "mautic", "--since", "10m", "--dry-run")
+    assert dry.returncode == 0 and "5 person(s)" in dry.stdout, dry.stdout + dry.stderr
+    done = syncers.cli_env(env, "leads", "replay", "--destination", "mautic", "--since", "10m", "--yes")
+    assert done.returncode == 0 and "5 lead(s) queued for mautic" in done.stdout, done.stdout + done.stderr
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+
+        async def replayed() -> int:
+            return int(
+                await conn.fetchval(
+                    "SELECT count(*) FROM lead_deliveries WHERE destination = 'mautic' AND profile_id LIKE $1 "
+                    "AND status = 'delivered' AND updated_at > now() - interval '1 minute' AND attempts >= 2",
+                    f"{tag}-%",
+                )
+            )
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while await replayed() < 5:
+            assert loop.time() < deadline, "the replayed leads were not delivered"
+            await asyncio.sleep(0.1)
+        queued = await conn.fetchval(
+            "SELECT count(*) FROM delivery_queue WHERE owner = $1 AND profile_id LIKE $2", syncers.group, f"{tag}-%"
+        )
+    finally:
+        await conn.close()
+    assert queued == 0
+    assert len(sandbox.requests("mautic")) > before["mautic"]
+    assert len(sandbox.requests("hubspot")) == before["hubspot"]
+    assert len(sandbox.requests("webhook")) == before["webhook"]
+    after = {e: c for e, c in sandbox.contacts("mautic").items() if e.startswith(tag)}
+    assert {e: c["updates"] for e, c in after.items()} == {e: n + 1 for e, n in updates.items()}  # once more each
+    assert {c["versions"][-1] for c in after.values()} == {2}  # the newest version, never an older one
 
 
 def _metrics(port: int) -> str:

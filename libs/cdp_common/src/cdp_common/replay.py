@@ -9,20 +9,20 @@ decided (traits, touchpoint campaign, device), and one it never applied (blocked
 example) once. Events older than the segmenter's dedup window are never put back: it no
 longer remembers them, and would count them again.
 
-The planning (spans, parsing, what to say) is pure; ``spans_for_times``, ``clip`` and
-``copy`` are the Kafka I/O. Reading uses no consumer group and moves nobody's offsets.
+The planning (spans, parsing, what to say) is pure; ``spans_for_times``, ``clip``,
+``read_spans`` and ``copy`` are the Kafka I/O. Reading uses no consumer group and moves nobody's offsets.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from cdp_common.rejects import partitions_of
 from cdp_common.topics import REPLAY_HEADER, Topic
@@ -159,6 +159,36 @@ async def clip(bootstrap: str, topic: str, spans: list[Span]) -> list[Span]:
         await consumer.stop()
 
 
+async def read_spans(bootstrap: str, topic: str, spans: list[Span]) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Every record of the spans, partition by partition in offset order (no consumer
+    group: nobody's offsets move)."""
+    if not spans:
+        return
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        todo = {TopicPartition(topic, s.partition): s for s in spans}
+        consumer.assign(list(todo))
+        for tp, s in todo.items():
+            consumer.seek(tp, s.start)
+        while todo:
+            batches = await consumer.getmany(*todo, timeout_ms=1000, max_records=1000)
+            for tp, records in batches.items():
+                span = todo.get(tp)
+                if span is None:
+                    continue
+                for rec in records:
+                    if rec.offset >= span.end:
+                        todo.pop(tp, None)
+                        break
+                    yield rec
+            for tp, span in list(todo.items()):  # done, also when the span ends in a gap
+                if await consumer.position(tp) >= span.end:
+                    todo.pop(tp)
+    finally:
+        await consumer.stop()
+
+
 async def copy(
     bootstrap: str,
     topic: str,
@@ -174,49 +204,27 @@ async def copy(
     if not spans:
         return done
     not_before_ms = int(not_before.timestamp() * 1000) if not_before else None
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20)
-    await consumer.start()
     await producer.start()
     try:
-        todo = {TopicPartition(topic, s.partition): s for s in spans}
-        consumer.assign(list(todo))
-        for tp, s in todo.items():
-            consumer.seek(tp, s.start)
         pending = []
-        while todo:
-            batches = await consumer.getmany(*todo, timeout_ms=1000, max_records=1000)
-            for tp, records in batches.items():
-                span = todo.get(tp)
-                if span is None:
-                    continue
-                for rec in records:
-                    if rec.offset >= span.end:
-                        todo.pop(tp, None)
-                        break
-                    if rec.value is None:
-                        done.tombstones += 1
-                        continue
-                    if not_before_ms is not None and rec.timestamp < not_before_ms:
-                        done.too_old += 1
-                        continue
-                    if source_id is not None and _source_of(rec.value) != source_id:
-                        done.other_source += 1
-                        continue
-                    pending.append(
-                        await producer.send(
-                            topic,
-                            rec.value,
-                            key=rec.key,
-                            partition=tp.partition,
-                            headers=marked(rec.headers or (), replay_id),
-                        )
-                    )
-                    done.sent += 1
-                    done.by_partition[tp.partition] = done.by_partition.get(tp.partition, 0) + 1
-            for tp, span in list(todo.items()):  # done, also when the span ends in a gap
-                if await consumer.position(tp) >= span.end:
-                    todo.pop(tp)
+        async for rec in read_spans(bootstrap, topic, spans):
+            if rec.value is None:
+                done.tombstones += 1
+                continue
+            if not_before_ms is not None and rec.timestamp < not_before_ms:
+                done.too_old += 1
+                continue
+            if source_id is not None and _source_of(rec.value) != source_id:
+                done.other_source += 1
+                continue
+            pending.append(
+                await producer.send(
+                    topic, rec.value, key=rec.key, partition=rec.partition, headers=marked(rec.headers or (), replay_id)
+                )
+            )
+            done.sent += 1
+            done.by_partition[rec.partition] = done.by_partition.get(rec.partition, 0) + 1
             if len(pending) >= _FLUSH_EVERY:
                 for fut in pending:
                     await fut
@@ -226,4 +234,3 @@ async def copy(
         return done
     finally:
         await producer.stop()
-        await consumer.stop()

@@ -14,14 +14,15 @@ import orjson
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from pydantic import BaseModel, ConfigDict, Field
 
-from cdp_common import rejects, schemas
+from cdp_common import deliveries, rejects, schemas
 from cdp_common.hotkeys import RedisKeys
 from cdp_common.identity import ANON, namespace_of
 from cdp_common.kafka import make_producer
 from cdp_common.pg import create_pool
 from cdp_common.redisio import make_redis
-from cdp_common.settings import CommonSettings, ConsoleSettings
+from cdp_common.settings import CommonSettings, ConsoleSettings, SyncerSettings
 from cdp_common.sources import SourceStore
 from cdp_console import data, pages, tokens
 from cdp_console.guard import Guard
@@ -38,6 +39,16 @@ local pid = redis.call('GET', KEYS[1])
 if not pid then return false end
 return redis.call('GET', ARGV[1] .. pid)
 """
+
+
+class RetryFailed(BaseModel):
+    """Which failed deliveries go back in their queue: all, one destination's, or named leads."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    destination: str | None = Field(default=None, max_length=32)
+    lead_event_ids: list[Annotated[str, Field(max_length=200)]] | None = Field(
+        default=None, alias="leadEventIds", max_length=1000
+    )
 
 
 class State:
@@ -450,6 +461,39 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
                 for (stage_, reason_), n in sorted(rejects.summary(found).items())
             ],
         }
+
+    @app.get("/v1/leads/failed", summary="Lead deliveries a destination refused for good, with its reason")
+    async def failed_leads(
+        who: Reader,
+        destination: Annotated[str | None, Query(max_length=32)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> dict[str, Any]:
+        rows = await deliveries.failed(st.plain, destination, limit=limit)
+        return {
+            "failed": [
+                {
+                    "leadEventId": r["lead_event_id"],
+                    "destination": r["destination"],
+                    "profileId": r["profile_id"],
+                    "email": r["payload"]["contact"].get("email"),
+                    "version": r["version"],
+                    "attempts": r["attempts"],
+                    "error": r["last_error"],
+                    "failedAt": r["updated_at"].isoformat(),
+                }
+                for r in rows
+            ]
+        }
+
+    @app.post("/v1/leads/failed/retry", summary="Put failed deliveries back in their destination's queue (audited)")
+    async def retry_failed_leads(body: RetryFailed, who: Admin) -> dict[str, Any]:
+        queued = await deliveries.requeue_failed(
+            st.plain, SyncerSettings().group_id, body.destination, body.lead_event_ids
+        )
+        await data.audit(
+            pool(), who.name, "leads.retry", body.destination or "all", {"leads": body.lead_event_ids, "queued": queued}
+        )
+        return {"queued": queued}
 
     @app.delete("/v1/rules/{rid}")
     async def delete_rule(rid: str, who: Admin) -> dict[str, str]:

@@ -10,49 +10,105 @@ from cdp_common.settings import CommonSettings
 
 
 async def cmd_leads(args: argparse.Namespace, settings: CommonSettings) -> int:
+    from cdp_common import deliveries
+    from cdp_common.pg import create_pool
     from cdp_common.settings import SyncerSettings
-    from cdp_syncer import store
-    from cdp_syncer.processor import SyncerProcessor
 
-    if args.action == "failed":
-        pool = await store.open_pool(settings, 2)
-        try:
-            rows = await store.failed(pool, args.destination)
-        finally:
-            await pool.close()
-        for r in rows:
-            print(
-                f"{r['updated_at']:%Y-%m-%d %H:%M:%S}  {r['destination']:8} {r['lead_event_id']}  "
-                f"{r['payload']['contact']['email']}  attempts {r['attempts']}  {r['last_error']}"
-            )
-        print(f"{len(rows)} failed lead deliver{'y' if len(rows) == 1 else 'ies'}")
-        return 0
-    from cdp_common.cli import CommandError
-    from cdp_syncer.processor import MissingSetting
-
-    sync = SyncerSettings()
-    if args.destination:
-        sync = sync.model_copy(update={"destinations": args.destination})
+    owner = SyncerSettings().group_id
+    if args.action == "replay":
+        return await _replay(args, settings, owner)
+    pool = await create_pool(settings, max_size=2)
     try:
-        service = SyncerProcessor(settings, sync)
-    except MissingSetting as e:
-        raise CommandError(str(e)) from e
-    await service.start()
-    try:
-        counts = await service.retry_failed(args.destination)
+        if args.action == "failed":
+            rows = await deliveries.failed(pool, args.destination, args.lead or None)
+            for r in rows:
+                print(
+                    f"{r['updated_at']:%Y-%m-%d %H:%M:%S}  {r['destination']:8} {r['lead_event_id']}  "
+                    f"{r['payload']['contact']['email']}  attempts {r['attempts']}  {r['last_error']}"
+                )
+            print(f"{len(rows)} failed lead deliver{'y' if len(rows) == 1 else 'ies'}")
+            return 0
+        moved = await deliveries.requeue_failed(pool, owner, args.destination, args.lead or None)
     finally:
-        await service.stop()
-    print(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "nothing to retry")
-    return 0 if not counts.get("failed") else 1
+        await pool.close()
+    if not moved:
+        print("nothing to retry")
+        return 0
+    print(
+        "queued again for the running syncer: "
+        + ", ".join(f"{n} for {d}" for d, n in sorted(moved.items()))
+        + " (follow them with cdp leads failed and cdp_syncer_queue_leads)"
+    )
+    return 0
+
+
+async def _replay(args: argparse.Namespace, settings: CommonSettings, owner: str) -> int:
+    """``cdp leads replay``: a time range of the lead topic sent again to one destination."""
+    import sys
+    from datetime import UTC, datetime
+
+    from cdp_common import deliveries, rejects, replay
+    from cdp_common.cli import CommandError
+    from cdp_common.pg import create_pool
+    from cdp_common.settings import SyncerSettings
+    from cdp_syncer.processor import parse_lead
+
+    topic = SyncerSettings().input_topic
+    now = datetime.now(UTC)
+    try:
+        since = rejects.parse_when(args.since, now)
+        until = rejects.parse_when(args.until, now) if args.until else now
+    except ValueError as e:
+        raise CommandError(str(e)) from e
+    if until <= since:
+        raise CommandError("--until must be later than --since")
+    spans = await replay.spans_for_times(settings.kafka_bootstrap, topic, since, until)
+    newest: dict[str, tuple[dict[str, Any], float]] = {}
+    async for rec in replay.read_spans(settings.kafka_bootstrap, topic, spans):
+        lead = parse_lead(rec.value) if rec.value is not None else "a tombstone"
+        if isinstance(lead, str):
+            continue
+        cur = newest.get(lead["profileId"])
+        if cur is None or lead["version"] > cur[0]["version"]:
+            newest[lead["profileId"]] = (dict(lead), rec.timestamp / 1000)
+    print(
+        f"{topic} from {since:%Y-%m-%d %H:%M:%S} to {until:%Y-%m-%d %H:%M:%S}: "
+        f"{sum(s.size for s in spans):,} record(s), {len(newest):,} person(s); the newest version of each goes "
+        f"to {args.destination} again (never over a newer one it has)"
+    )
+    if args.dry_run or not newest:
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CommandError("add --yes to replay without asking")
+        if input("send them? [y/N] ").strip().lower() not in ("y", "yes"):  # noqa: ASYNC250 (an interactive CLI)
+            print("nothing replayed")
+            return 1
+    replay_id = replay.new_replay_id(now)
+    pool = await create_pool(settings, max_size=2)
+    try:
+        n = await deliveries.enqueue_replay(pool, owner, args.destination, list(newest.values()), replay_id)
+    finally:
+        await pool.close()
+    print(f"replay {replay_id}: {n:,} lead(s) queued for {args.destination}")
+    return 0
 
 
 def register_leads(sub: Any) -> None:
     p = sub.add_parser("leads", help="lead deliveries (syncer)")
     rs = p.add_subparsers(dest="action", required=True)
-    f = rs.add_parser("failed", help="list leads a destination refused for good")
+    f = rs.add_parser("failed", help="list leads a destination refused for good, with its reason")
     f.add_argument("--destination")
-    r = rs.add_parser("retry", help="send the failed leads again (with the current settings)")
+    f.add_argument("--lead", action="append", help="a lead's eventId (repeatable)")
+    r = rs.add_parser("retry", help="put failed leads back in their destination's queue (the syncer sends them)")
     r.add_argument("--destination")
+    r.add_argument("--lead", action="append", help="only this lead's eventId (repeatable); default: all failed")
+    p2 = rs.add_parser("replay", help="send a time range of leads to one destination again")
+    p2.add_argument("--destination", required=True, choices=["hubspot", "mautic", "webhook"])
+    p2.add_argument("--since", required=True, help="ISO time or a span back from now (2h, 30m, 1d)")
+    p2.add_argument("--until", help="ISO time or a span back from now (default: now)")
+    p2.add_argument("--dry-run", action="store_true", help="say what would be sent, send nothing")
+    p2.add_argument("--yes", action="store_true", help="do not ask")
     p.set_defaults(handler=cmd_leads)
 
 

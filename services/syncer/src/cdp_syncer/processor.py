@@ -24,6 +24,7 @@ import httpx
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from cdp_common import deliveries
 from cdp_common.metrics import M, build
 from cdp_common.records import LeadFailure
 from cdp_common.settings import (
@@ -38,7 +39,7 @@ from cdp_common.stream import Emit, Output, Publish, Record, Reject
 from cdp_common.topics import Topic
 from cdp_common.wire import LeadDoc
 from cdp_syncer import store
-from cdp_syncer.delivery import Lane, Policy, deliver, deliver_round
+from cdp_syncer.delivery import Lane, Policy, deliver_round
 from cdp_syncer.destinations.base import Destination, Result
 from cdp_syncer.logic.flow import Breaker, TokenBucket, Verdict
 from cdp_syncer.logic.mapping import HUBSPOT_DEFAULT, MAUTIC_DEFAULT, check_map
@@ -65,6 +66,14 @@ class MissingSetting(ValueError):
     """A destination is configured without what it needs."""
 
 
+def _missing(what: str, destination: str) -> str:
+    return (
+        f"{what} is required for the {destination} destination (or leave {destination} out of "
+        f"CDP_SYNC_DESTINATIONS): set it in the environment, in .env, or in {CONFIG_FILE}, "
+        "which the local start script writes"
+    )
+
+
 def build_destinations(settings: SyncerSettings) -> list[Destination]:
     out: list[Destination] = []
     for name in settings.destination_names():
@@ -72,6 +81,8 @@ def build_destinations(settings: SyncerSettings) -> list[Destination]:
             from cdp_syncer.destinations.hubspot import HubSpot
 
             h = HubSpotSettings()
+            if not h.token.get_secret_value():
+                raise MissingSetting(_missing("CDP_HUBSPOT_TOKEN (a private app's access token)", name))
             mapping = {**HUBSPOT_DEFAULT, **h.property_map}
             check_map(mapping)
             out.append(
@@ -81,6 +92,8 @@ def build_destinations(settings: SyncerSettings) -> list[Destination]:
             from cdp_syncer.destinations.mautic import Mautic
 
             m = MauticSettings()
+            if not m.user or not m.password.get_secret_value():
+                raise MissingSetting(_missing("CDP_MAUTIC_USER and CDP_MAUTIC_PASSWORD (an API user)", name))
             mapping = {**MAUTIC_DEFAULT, **m.field_map}
             check_map(mapping)
             out.append(Mautic(m.base_url, m.user, m.password.get_secret_value(), mapping, settings.timeout_s))
@@ -89,19 +102,20 @@ def build_destinations(settings: SyncerSettings) -> list[Destination]:
 
             w = WebhookSettings()
             if not w.secret.get_secret_value():
-                raise MissingSetting(
-                    "CDP_WEBHOOK_SECRET is required for the webhook destination (or leave webhook out of "
-                    f"CDP_SYNC_DESTINATIONS): set it in the environment, in .env, or in {CONFIG_FILE}, "
-                    "which the local start script writes"
-                )
+                raise MissingSetting(_missing("CDP_WEBHOOK_SECRET", name))
             out.append(Webhook(w.url, w.secret.get_secret_value(), settings.timeout_s))
     return out
 
 
 def parse(rec: Record) -> LeadDoc | str:
     """A lead, or why it is not one."""
+    return parse_lead(rec.value or b"")
+
+
+def parse_lead(value: bytes) -> LeadDoc | str:
+    """A ``cdp.lead/v1`` document, or why it is not one."""
     try:
-        lead = orjson.loads(rec.value or b"")
+        lead = orjson.loads(value)
     except orjson.JSONDecodeError as e:
         return f"not JSON: {e}"
     if not isinstance(lead, dict) or lead.get("schema") != "cdp.lead/v1":
@@ -212,7 +226,7 @@ class SyncerProcessor:
             else:
                 leads.append((got, (rec.timestamp_ms or time.time() * 1000) / 1000))
         names = [d.name for d in self.destinations]
-        await store.enqueue(self.pool, self.settings.group_id, leads, names)
+        await deliveries.enqueue(self.pool, self.settings.group_id, leads, names)
         if erasures:
             # durable before the offsets move on; carried out apart from lead delivery, and
             # nothing of the person still queued is sent any more
@@ -291,6 +305,10 @@ class SyncerProcessor:
         meta = {r["lead"]["eventId"]: r for r in rows}
         profiles = {r["lead"]["profileId"] for r in rows}
         delivered = await store.delivered_versions(self.pool, lane.name, profiles)
+        for r in rows:  # a replayed lead goes again even if the destination has that version
+            pid, version = r["lead"]["profileId"], r["lead"]["version"]
+            if r["replay"] and delivered.get(pid, 0) <= version:
+                delivered[pid] = min(delivered[pid], version - 1) if pid in delivered else 0
         # a newer version of the person waits in the queue (due later): it goes instead
         queued = await store.newest_queued(self.pool, self.settings.group_id, lane.name, profiles)
         stale = [r["lead"] for r in rows if r["lead"]["version"] < queued.get(r["lead"]["profileId"], 0)]
@@ -405,28 +423,6 @@ class SyncerProcessor:
             except Exception as e:  # Postgres away: the rows wait
                 logger.warning("erasures: %s; retrying", e)
                 await asyncio.sleep(1.0)
-
-    async def _lane(self, lane: Lane, leads: list[Mapping[str, Any]], oldest: float) -> list[store.Final]:
-        assert self.pool is not None
-        delivered = await store.delivered_versions(self.pool, lane.name, {x["profileId"] for x in leads})
-        # the lane's clock is monotonic: translate the lead's wall-clock age into it
-        age = max(0.0, datetime.now(UTC).timestamp() - oldest)
-        return await deliver(lane, leads, delivered, lane.clock() - age)
-
-    async def retry_failed(self, destination: str | None = None) -> dict[str, int]:
-        """Re-send the recorded failures (``cdp leads retry``); returns counts by state."""
-        assert self.pool is not None
-        rows = await store.failed(self.pool, destination)
-        counts: dict[str, int] = {}
-        for lane in self.lanes:
-            mine = [r["payload"] for r in rows if r["destination"] == lane.name]
-            if not mine:
-                continue
-            finals = await self._lane(lane, mine, datetime.now(UTC).timestamp())
-            await store.record(self.pool, finals)
-            for f in finals:
-                counts[f.status] = counts.get(f.status, 0) + 1
-        return counts
 
 
 __all__ = ["SyncerProcessor", "Verdict"]

@@ -1,12 +1,12 @@
 """Postgres: each destination's delivery queue (``delivery_queue``), final delivery states
-(``lead_deliveries``), the newest delivered version per profile and destination, the failed
-leads `cdp leads retry` re-sends, and the erasure queue."""
+(``lead_deliveries``), the newest delivered version per profile and destination, and the
+erasure queue. Filling the queues (and re-queuing failed leads) is ``cdp_common.deliveries``,
+the tables' public face."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -67,17 +67,6 @@ async def _record(conn: asyncpg.Connection, finals: Sequence[Final]) -> None:
     )
 
 
-async def failed(pool: asyncpg.Pool, destination: str | None = None, limit: int = 1000) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await pool.fetch(
-        "SELECT lead_event_id, destination, profile_id, version, attempts, last_error, payload, updated_at "
-        "FROM lead_deliveries WHERE status = 'failed' AND ($1::text IS NULL OR destination = $1) "
-        "ORDER BY updated_at LIMIT $2",
-        destination,
-        limit,
-    )
-    return rows
-
-
 async def queue_erasures(
     pool: asyncpg.Pool, erasures: Sequence[Mapping[str, Any]], destinations: Sequence[str]
 ) -> None:
@@ -125,34 +114,6 @@ async def erasure_retry(pool: asyncpg.Pool, request_id: str, destination: str, d
 # ---- each destination's delivery queue (delivery_queue) -----------------------------------
 
 
-async def enqueue(
-    pool: asyncpg.Pool, owner: str, leads: Sequence[tuple[Mapping[str, Any], float]], destinations: Sequence[str]
-) -> None:
-    """A row per lead and destination (``(lead, written_at epoch s)``) in ``owner``'s
-    queues (the syncer's consumer group); a redelivered lead adds nothing."""
-    rows = [
-        (
-            owner,
-            d,
-            lead["eventId"],
-            lead["profileId"],
-            str(lead["contact"]["email"]).strip().lower(),
-            lead["version"],
-            dict(lead),
-            datetime.fromtimestamp(written, UTC),
-        )
-        for lead, written in leads
-        for d in destinations
-    ]
-    if rows:
-        await pool.executemany(
-            "INSERT INTO delivery_queue (owner, destination, lead_event_id, profile_id, email, version, lead, "
-            "written_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (owner, destination, lead_event_id) "
-            "DO NOTHING",
-            rows,
-        )
-
-
 async def claim(pool: asyncpg.Pool, owner: str, destination: str, limit: int, lease_s: float) -> list[asyncpg.Record]:
     """Due rows of ``destination``, leased to the caller for ``lease_s``. Claims of one
     destination take turns (a transaction-scoped advisory lock), and a profile with a row
@@ -169,7 +130,7 @@ async def claim(pool: asyncpg.Pool, owner: str, destination: str, limit: int, le
             "                      AND o.destination = d.destination AND o.profile_id = d.profile_id "
             "                      AND o.leased_until >= now() AND o.id <> d.id) "
             "      ORDER BY d.next_at, d.id LIMIT $3) due "
-            "WHERE q.id = due.id RETURNING q.id, q.lead, q.attempts, q.written_at",
+            "WHERE q.id = due.id RETURNING q.id, q.lead, q.attempts, q.written_at, q.replay",
             owner,
             destination,
             limit,
