@@ -1,7 +1,7 @@
-"""HubSpot bootstrap against the sandbox, which refuses an upsert naming a property the
-portal lacks (as HubSpot does): without the bootstrap a lead fails with HubSpot's reason;
-`cdp destinations bootstrap hubspot` creates exactly the missing properties, is a no-op the
-second time, and the failed lead then goes through."""
+"""HubSpot and Mautic bootstrap against the sandbox, which refuses an upsert naming a
+property the portal lacks (as HubSpot does) and drops values of fields Mautic lacks (as
+Mautic does): `cdp destinations bootstrap hubspot|mautic` creates exactly the missing
+properties (fields), is a no-op the second time, and leads then arrive whole."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 
 from cdp_common.topics import Topic
 from cdp_syncer.logic import hubspot_properties as hp
-from cdp_syncer.logic.mapping import HUBSPOT_DEFAULT
+from cdp_syncer.logic import mautic_fields as mf
+from cdp_syncer.logic.mapping import HUBSPOT_DEFAULT, MAUTIC_DEFAULT
 from tests.helpers import TopicTail
 from tests.integration.syncer.conftest import Sandbox, Syncers, make_lead, send_leads, until
 
@@ -85,3 +86,51 @@ async def test_the_syncer_bootstraps_on_start_before_its_first_lead(
     await until(lambda: sandbox.contacts("hubspot"), within=30, every=0.2)
     contact = sandbox.contacts("hubspot")[f"{tag}@example.org"]
     assert contact["properties"]["cdp_score"] and set(CUSTOM) <= set(_portal(sandbox))
+
+
+MAUTIC_CUSTOM = sorted(f for f in MAUTIC_DEFAULT.values() if f not in mf.BUILT_IN)
+
+
+def _mautic_fields(sandbox: Sandbox) -> dict[str, dict]:
+    r = httpx.get(f"{sandbox.url}/api/fields/contact", params={"limit": 500}, auth=("sandbox", "sandbox"))
+    return {f["alias"]: f for f in r.json()["fields"]}
+
+
+async def test_mautic_fields_are_created_once_and_values_stop_vanishing(
+    syncers: Syncers, sandbox: Sandbox, producer
+) -> None:
+    """Mautic drops a value whose field it lacks without a word (the sandbox too): without
+    the bootstrap the CDP's values vanish; `cdp destinations bootstrap mautic` creates
+    exactly the missing fields (paging through Mautic's list), once; the next lead keeps them."""
+    assert not set(MAUTIC_CUSTOM) & set(_mautic_fields(sandbox))
+    tag = uuid.uuid4().hex[:6]
+    email = f"{tag}@example.org"
+    syncers.start(CDP_SYNC_DESTINATIONS="mautic", CDP_MAUTIC_BOOTSTRAP="false")
+    await send_leads(producer, syncers.topic, [make_lead(f"{tag}-a", email)])
+    await until(lambda: email in sandbox.contacts("mautic"), within=30, every=0.1)
+    lost = sandbox.contacts("mautic")[email]["properties"]
+    assert lost["firstname"] == "Ada" and "cdp_score" not in lost  # silently gone
+
+    first = syncers.cli("destinations", "bootstrap", "mautic")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert f"{len(MAUTIC_CUSTOM)} created, 0 already there, 0 in conflict" in first.stdout
+    fields = _mautic_fields(sandbox)
+    assert fields["cdp_score"]["type"] == "number" and fields["cdp_behaviour_summary"]["type"] == "textarea"
+    assert fields["cdp_industry"]["type"] == "text" and fields["cdp_industry"]["group"] == mf.GROUP
+    second = syncers.cli("destinations", "bootstrap", "mautic")
+    assert f"0 created, {len(MAUTIC_CUSTOM)} already there" in second.stdout, second.stdout + second.stderr
+
+    await send_leads(producer, syncers.topic, [make_lead(f"{tag}-a", email, version=2)])
+    await until(lambda: sandbox.contacts("mautic")[email]["properties"].get("cdp_lead_version") in (2, "2"), within=30)
+    kept = sandbox.contacts("mautic")[email]["properties"]
+    assert str(kept["cdp_score"]) == "62" and kept["cdp_profile_id"] == f"{tag}-a"
+
+
+async def test_the_syncer_creates_mautic_fields_before_its_first_lead(
+    syncers: Syncers, sandbox: Sandbox, producer
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    syncers.start(CDP_SYNC_DESTINATIONS="mautic")
+    await send_leads(producer, syncers.topic, [make_lead(f"{tag}-a", f"{tag}@example.org")])
+    await until(lambda: sandbox.contacts("mautic"), within=30, every=0.2)
+    assert sandbox.contacts("mautic")[f"{tag}@example.org"]["properties"]["cdp_score"] == "61"

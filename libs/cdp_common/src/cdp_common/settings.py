@@ -224,6 +224,9 @@ class MauticSettings(BaseSettings):
     user: str = ""
     password: SecretStr = SecretStr("")
     field_map: dict[str, str] = Field(default_factory=dict)
+    # on start, create the mapped custom fields the instance lacks (Mautic drops values of
+    # unknown fields silently); `cdp destinations bootstrap mautic` does it by hand
+    bootstrap: bool = True
 
 
 class WebhookSettings(BaseSettings):

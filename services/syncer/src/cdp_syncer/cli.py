@@ -113,10 +113,10 @@ def register_leads(sub: Any) -> None:
 
 
 async def cmd_destinations(args: argparse.Namespace, settings: CommonSettings) -> int:
-    """``cdp destinations bootstrap hubspot``: the portal's custom properties, created once."""
+    """``cdp destinations bootstrap hubspot|mautic``: the custom properties (fields), created once."""
     from cdp_common.cli import CommandError
     from cdp_common.settings import SyncerSettings
-    from cdp_syncer.destinations.hubspot import BootstrapError
+    from cdp_syncer.destinations.base import BootstrapError
     from cdp_syncer.processor import MissingSetting, build_destinations
 
     try:
@@ -130,9 +130,9 @@ async def cmd_destinations(args: argparse.Namespace, settings: CommonSettings) -
     finally:
         await dest.aclose()
     for spec in done.create:
-        print(f"created {spec.name} ({spec.type}/{spec.field_type}) in group {spec.group}")
+        print(f"created {spec.name} ({spec.type}) in group {spec.group}")
     for c in done.conflicts:
-        print(f"conflict: {c} (left as it is: map the field elsewhere or change the property in HubSpot)")
+        print(f"conflict: {c} (left as it is: map the field elsewhere or change it in {args.destination})")
     print(f"{len(done.create)} created, {len(done.existing)} already there, {len(done.conflicts)} in conflict")
     return 1 if done.conflicts else 0
 
@@ -141,7 +141,7 @@ def register_destinations(sub: Any) -> None:
     p = sub.add_parser("destinations", help="prepare a destination for the CDP's leads (syncer)")
     rs = p.add_subparsers(dest="action", required=True)
     b = rs.add_parser("bootstrap", help="create the custom properties the lead mapping needs (idempotent)")
-    b.add_argument("destination", choices=["hubspot"])
+    b.add_argument("destination", choices=["hubspot", "mautic"])
     p.set_defaults(handler=cmd_destinations)
 
 

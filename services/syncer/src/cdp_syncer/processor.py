@@ -96,7 +96,9 @@ def build_destinations(settings: SyncerSettings) -> list[Destination]:
                 raise MissingSetting(_missing("CDP_MAUTIC_USER and CDP_MAUTIC_PASSWORD (an API user)", name))
             mapping = {**MAUTIC_DEFAULT, **m.field_map}
             check_map(mapping)
-            out.append(Mautic(m.base_url, m.user, m.password.get_secret_value(), mapping, settings.timeout_s))
+            out.append(
+                Mautic(m.base_url, m.user, m.password.get_secret_value(), mapping, settings.timeout_s, m.bootstrap)
+            )
         elif name == "webhook":
             from cdp_syncer.destinations.webhook import Webhook
 
@@ -261,9 +263,9 @@ class SyncerProcessor:
 
     async def _bootstrap(self, lane: Lane) -> None:
         """Create what the destination needs before the first lead (HubSpot's custom
-        properties): retried while the destination is unreachable; a refusal is logged and
+        properties, Mautic's custom fields): retried while the destination is unreachable; a refusal is logged and
         delivery goes on (the leads then fail with the destination's reason, listed)."""
-        from cdp_syncer.destinations.hubspot import BootstrapError
+        from cdp_syncer.destinations.base import BootstrapError
 
         delay = 1.0
         while True:

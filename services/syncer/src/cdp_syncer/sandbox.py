@@ -11,6 +11,10 @@ without real accounts.
     POST /crm/v3/properties/contacts/batch/create  Bearer token; {"inputs": [{name, label, type, fieldType,
                                                  groupName}]}; an upsert naming a property the portal lacks is
                                                  refused whole (400 PROPERTY_DOESNT_EXIST), as HubSpot does
+    GET  /api/fields/contact?start=&limit=       Basic auth; Mautic's contact fields ({"total", "fields"})
+    POST /api/fields/contact/new                 Basic auth; {label, alias, type, group, object: "lead"}: 201;
+                                                 a contact's values for fields Mautic lacks are dropped
+                                                 silently, as Mautic does
     GET  /api/contacts?search=email:...          Basic auth; the Mautic contacts with that email
     DELETE /api/contacts/{id}/delete             Basic auth; deletes one
     POST /webhook                                webhook-id / webhook-timestamp / webhook-signature
@@ -52,6 +56,17 @@ HUBSPOT_OWN = (
 OWN_GROUP = "contactinformation"
 PROPERTY_TYPES = {"string": {"text", "textarea", "select", "radio"}, "number": {"number"}, "datetime": {"date"}}
 DEFAULT_USER, DEFAULT_PASSWORD = "sandbox", "sandbox"
+MAUTIC_OWN = (
+    *("title", "firstname", "lastname", "company", "position", "email", "mobile", "phone", "points", "fax"),
+    *("address1", "address2", "city", "state", "zipcode", "country", "preferred_locale", "timezone"),
+    *("last_active", "attribution_date", "attribution", "website"),
+    *("facebook", "foursquare", "instagram", "linkedin", "skype", "twitter"),
+)
+MAUTIC_TYPES = frozenset(
+    {"boolean", "country", "date", "datetime", "email", "html", "locale", "lookup", "multiselect", "number"}
+    | {"phone", "region", "select", "text", "textarea", "time", "timezone", "url"}
+)
+MAUTIC_GROUPS = frozenset({"core", "social", "personal", "professional"})
 DEFAULT_SECRET = "whsec_" + base64.b64encode(b"sandbox-webhook-secret-0123456789").decode()
 
 
@@ -92,6 +107,21 @@ class State:
         }
     )
     hubspot_groups: set[str] = field(default_factory=lambda: {OWN_GROUP})
+    # Mautic's contact fields by alias: its own to begin with; values of others are dropped
+    mautic_fields: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {
+            alias: {
+                "id": n + 1,
+                "label": alias,
+                "alias": alias,
+                "type": "email" if alias == "email" else "number" if alias == "points" else "text",
+                "group": "core",
+                "object": "lead",
+                "isPublished": True,
+            }
+            for n, alias in enumerate(MAUTIC_OWN)
+        }
+    )
 
     def count(self, system: str, what: str) -> None:
         s = self.stats.setdefault(system, {})
@@ -331,6 +361,63 @@ def create_app(state: State | None = None) -> Starlette:
         st.erased["hubspot"].append(email)
         return Response(status_code=204)
 
+    async def mautic_fields(request: Request) -> Response:
+        """``GET /api/fields/contact?start=&limit=`` (Mautic's default page is 30)."""
+        if not mautic_authorized(request):
+            return JSONResponse({"errors": [{"code": 401, "message": "API authorization denied."}]}, 401)
+        fault = await _faults(st, "mautic")
+        if fault:
+            return fault
+        start = int(request.query_params.get("start") or 0)
+        limit = int(request.query_params.get("limit") or 30)
+        every = sorted(st.mautic_fields.values(), key=lambda f: f["id"])
+        st.count("mautic", "fields")
+        return JSONResponse({"total": len(every), "fields": every[start : start + limit]})
+
+    async def mautic_new_field(request: Request) -> Response:
+        """``POST /api/fields/contact/new``: label required; alias, if given, lowercase
+        letters, digits and underscores, not taken; a known type and group."""
+        if not mautic_authorized(request):
+            return JSONResponse({"errors": [{"code": 401, "message": "API authorization denied."}]}, 401)
+        fault = await _faults(st, "mautic")
+        if fault:
+            return fault
+        doc = orjson.loads(await request.body() or b"{}")
+        problems: dict[str, list[str]] = {}
+        label = doc.get("label") if isinstance(doc, dict) else None
+        if not isinstance(label, str) or not label.strip():
+            problems["label"] = ["A value is required."]
+            doc = doc if isinstance(doc, dict) else {}
+        alias = str(doc.get("alias") or "").strip() or "".join(
+            ch if ch.isalnum() else "_" for ch in str(label or "").lower()
+        )
+        if not alias.replace("_", "").isalnum() or alias != alias.lower():
+            problems["alias"] = ["Only lowercase letters, numbers and underscores."]
+        elif alias in st.mautic_fields:
+            problems["alias"] = ["A field with this alias already exists."]
+        if doc.get("type", "text") not in MAUTIC_TYPES:
+            problems["type"] = ["The value you selected is not a valid choice."]
+        if doc.get("group", "core") not in MAUTIC_GROUPS:
+            problems["group"] = ["The value you selected is not a valid choice."]
+        if doc.get("object", "lead") != "lead":
+            problems["object"] = ["Contact fields only here."]
+        if problems:
+            st.count("mautic", "400")
+            message = "; ".join(f"{k}: {' '.join(v)}" for k, v in problems.items())
+            return JSONResponse({"errors": [{"code": 400, "message": message, "details": problems}]}, 400)
+        made = {
+            "id": max(f["id"] for f in st.mautic_fields.values()) + 1,
+            "label": label,
+            "alias": alias,
+            "type": doc.get("type", "text"),
+            "group": doc.get("group", "core"),
+            "object": "lead",
+            "isPublished": bool(doc.get("isPublished", True)),
+        }
+        st.mautic_fields[alias] = made
+        st.count("mautic", "field-created")
+        return JSONResponse({"field": made}, 201)
+
     async def mautic_search(request: Request) -> Response:
         """``GET /api/contacts?search=email:...``: the contacts by id."""
         if not mautic_authorized(request):
@@ -378,6 +465,7 @@ def create_app(state: State | None = None) -> Starlette:
                 codes.append(400 if bad == "permanent" else 503)
                 errors[str(n)] = {"code": codes[-1], "message": f"refused {email}"}
                 continue
+            c = {k: v for k, v in c.items() if k in st.mautic_fields}  # Mautic keeps known fields only
             new = st.store("mautic", email, c, c.get("cdp_lead_version"))
             codes.append(201 if new else 200)
             out.append({"id": mautic_id(email), "fields": {"all": c}})
@@ -464,6 +552,8 @@ def create_app(state: State | None = None) -> Starlette:
             Route("/crm/v3/properties/contacts/groups", hubspot_groups, methods=["POST"]),
             Route("/crm/v3/properties/contacts/batch/create", hubspot_create_properties, methods=["POST"]),
             Route("/api/contacts", mautic_search, methods=["GET"]),
+            Route("/api/fields/contact", mautic_fields, methods=["GET"]),
+            Route("/api/fields/contact/new", mautic_new_field, methods=["POST"]),
             Route("/api/contacts/{cid:int}/delete", mautic_delete, methods=["DELETE"]),
             Route("/webhook", webhook, methods=["POST"]),
             Route("/_sandbox/contacts/{system}", contacts),

@@ -57,3 +57,19 @@ def whole_answer(resp: httpx.Response, n: int, now: float) -> list[Result] | Non
     hint = retry_after(resp.headers.get("retry-after"), now)
     error = f"HTTP {resp.status_code}: {resp.text[:500]}"
     return [Result(verdict, error, hint, resp.status_code) for _ in range(n)]
+
+
+class BootstrapError(RuntimeError):
+    """A destination refused a bootstrap step; ``transient`` when retrying may help."""
+
+    def __init__(self, message: str, transient: bool) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+def raise_for(resp: httpx.Response, what: str) -> None:
+    """``BootstrapError`` unless the answer is a success."""
+    if resp.status_code < 300:
+        return
+    transient = resp.status_code in (408, 429) or resp.status_code >= 500
+    raise BootstrapError(f"could not {what}: HTTP {resp.status_code}: {resp.text[:300]}", transient)

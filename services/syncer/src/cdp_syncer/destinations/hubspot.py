@@ -10,7 +10,14 @@ from typing import Any
 
 import httpx
 
-from cdp_syncer.destinations.base import Lead, Result, erase_answer, transport_failure, whole_answer
+from cdp_syncer.destinations.base import (
+    Lead,
+    Result,
+    erase_answer,
+    raise_for,
+    transport_failure,
+    whole_answer,
+)
 from cdp_syncer.logic import hubspot_properties as hp
 from cdp_syncer.logic.flow import Verdict
 from cdp_syncer.logic.mapping import properties
@@ -105,32 +112,20 @@ class HubSpot:
         ``BootstrapError`` when the portal refuses (e.g. a token without the
         ``crm.schemas.contacts.write`` scope)."""
         resp = await self.client.get(PROPERTIES)
-        _raise_for(resp, "list the contact properties")
+        raise_for(resp, "list the contact properties")
         portal = {p["name"]: p for p in resp.json().get("results") or []}
         todo = hp.plan(hp.wanted(self.mapping), portal)
         if not todo.create:
             return todo
         resp = await self.client.post(GROUPS, json={"name": hp.GROUP, "label": hp.GROUP_LABEL, "displayOrder": -1})
         if resp.status_code != 409:  # 409: the group exists
-            _raise_for(resp, "create the property group")
+            raise_for(resp, "create the property group")
         resp = await self.client.post(CREATE_PROPERTIES, json={"inputs": [s.as_input() for s in todo.create]})
-        _raise_for(resp, "create the properties")
+        raise_for(resp, "create the properties")
         return todo
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
 
-class BootstrapError(RuntimeError):
-    """The portal refused a bootstrap step; ``transient`` when retrying may help."""
-
-    def __init__(self, message: str, transient: bool) -> None:
-        super().__init__(message)
-        self.transient = transient
-
-
-def _raise_for(resp: httpx.Response, what: str) -> None:
-    if resp.status_code < 300:
-        return
-    transient = resp.status_code in (408, 429) or resp.status_code >= 500
-    raise BootstrapError(f"could not {what}: HTTP {resp.status_code}: {resp.text[:300]}", transient)
+__all__ = ["HubSpot"]

@@ -1,6 +1,7 @@
 """Mautic: ``POST /api/contacts/batch/new`` (a JSON list of contacts; Mautic merges on
 email, so it upserts), Basic auth. The answer carries ``statusCodes`` per contact and
-``errors`` by index."""
+``errors`` by index. Custom fields are created first (``bootstrap``): Mautic drops the
+values of fields it does not know without a word."""
 
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ from typing import Any
 
 import httpx
 
-from cdp_syncer.destinations.base import Lead, Result, erase_answer, transport_failure, whole_answer
+from cdp_syncer.destinations.base import Lead, Result, erase_answer, raise_for, transport_failure, whole_answer
+from cdp_syncer.logic import hubspot_properties as hp
+from cdp_syncer.logic import mautic_fields as mf
 from cdp_syncer.logic.flow import Verdict, classify
 from cdp_syncer.logic.mapping import properties
 
 PATH = "/api/contacts/batch/new"
+FIELDS = "/api/fields/contact"
+NEW_FIELD = "/api/fields/contact/new"
+PAGE = 100
 
 
 def per_record(doc: Any, n: int) -> list[Result]:
@@ -39,8 +45,17 @@ class Mautic:
     name = "mautic"
     max_batch = 200
 
-    def __init__(self, base_url: str, user: str, password: str, mapping: Mapping[str, str], timeout_s: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        user: str,
+        password: str,
+        mapping: Mapping[str, str],
+        timeout_s: float,
+        auto_bootstrap: bool = False,
+    ) -> None:
         self.mapping = mapping
+        self.auto_bootstrap = auto_bootstrap  # the syncer bootstraps before its first delivery
         self.client = httpx.AsyncClient(base_url=base_url.rstrip("/"), auth=(user, password), timeout=timeout_s)
 
     async def send(self, leads: Sequence[Lead]) -> list[Result]:
@@ -77,6 +92,28 @@ class Mautic:
             except (httpx.HTTPError, ValueError) as e:
                 out.append(transport_failure(e, 1)[0])
         return out
+
+    async def bootstrap(self) -> hp.Plan:
+        """Create every mapped custom contact field the instance lacks (idempotent: what
+        exists is left alone; a field of another type is reported). Raises
+        ``BootstrapError`` when Mautic refuses (e.g. a user without the fields permission)."""
+        have: dict[str, dict[str, Any]] = {}
+        start = 0
+        while True:
+            resp = await self.client.get(FIELDS, params={"start": start, "limit": PAGE})
+            raise_for(resp, "list the contact fields")
+            doc = resp.json()
+            page = doc.get("fields") or []
+            if isinstance(page, dict):
+                page = list(page.values())
+            have |= {f["alias"]: f for f in page}
+            start += len(page)
+            if not page or start >= int(doc.get("total") or 0):
+                break
+        todo = hp.plan(mf.wanted(self.mapping), have)
+        for spec in todo.create:
+            raise_for(await self.client.post(NEW_FIELD, json=spec.as_input()), f"create the field {spec.name}")
+        return todo
 
     async def aclose(self) -> None:
         await self.client.aclose()

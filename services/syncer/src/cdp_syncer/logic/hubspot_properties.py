@@ -9,9 +9,9 @@ whose type differs from what the CDP sends is reported as a conflict, never chan
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 GROUP = "cdp"
 GROUP_LABEL = "Customer Data Platform"
@@ -61,9 +61,17 @@ class PropertySpec:
         }
 
 
+class Spec(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    def as_input(self) -> dict[str, Any]: ...
+
+
 @dataclass(slots=True)
 class Plan:
-    create: list[PropertySpec] = field(default_factory=list)
+    create: list[Any] = field(default_factory=list)  # PropertySpec (HubSpot), FieldSpec (Mautic)
     existing: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)  # "name: portal has T, the CDP sends U"
 
@@ -84,8 +92,9 @@ def wanted(mapping: Mapping[str, str]) -> list[PropertySpec]:
     return out
 
 
-def plan(specs: list[PropertySpec], portal: Mapping[str, Mapping[str, Any]]) -> Plan:
-    """What to create, given the portal's properties by name (``type`` of each)."""
+def plan(specs: Sequence[Spec], portal: Mapping[str, Mapping[str, Any]]) -> Plan:
+    """What to create, given the portal's properties (or Mautic's fields) by name, with
+    the ``type`` of each."""
     p = Plan()
     for spec in specs:
         have = portal.get(spec.name)
