@@ -37,16 +37,35 @@ def tone_wav(seconds: float = 1.2, rate: int = 8000) -> bytes:
     return buf.getvalue()
 
 
+# what a CMP sets up with Google Consent Mode v2 before any tag: analytics granted, ads denied
+GCM_DEFAULTS = """<script>
+  window.dataLayer = window.dataLayer || [];
+  function gtag() { dataLayer.push(arguments); }
+  gtag("consent", "default", {analytics_storage: "granted", ad_storage: "denied", ad_user_data: "denied",
+                              ad_personalization: "denied"});
+</script>"""
+
+
 @dataclass
 class Site:
     url: str
     write_key: str  # read at request time: set it once the source exists
     options: dict[str, str]  # page name -> extra script attributes
+    head: dict[str, str]  # page name -> markup before the tag (e.g. a CMP's consent defaults)
 
 
 def serve_site(collector_url: str) -> tuple[ThreadingHTTPServer, Site]:
     wav = tone_wav()
-    site = Site(url="", write_key="", options={"landing": "", "consent": 'data-consent="required"'})
+    site = Site(
+        url="",
+        write_key="",
+        options={
+            "landing": "",
+            "consent": 'data-consent="required"',
+            "gcm": 'data-consent="required" data-consent-signals="gcm"',
+        },
+        head={"landing": "", "consent": "", "gcm": GCM_DEFAULTS},
+    )
 
     class Handler(SimpleHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
@@ -56,12 +75,13 @@ def serve_site(collector_url: str) -> tuple[ThreadingHTTPServer, Site]:
             path = self.path.split("?")[0]
             if path == "/media/tour.wav":
                 return self._send(wav, "audio/wav")
-            page = "consent" if path.startswith("/consent") else "landing"
+            page = "consent" if path.startswith("/consent") else "gcm" if path.startswith("/gcm") else "landing"
             html = (SITE / "landing.html").read_text()
             html = (
                 html.replace("{{COLLECTOR}}", collector_url)
                 .replace("{{KEY}}", site.write_key)
                 .replace("{{OPTIONS}}", site.options[page])
+                .replace("{{HEAD}}", site.head[page])
             )
             return self._send(html.encode(), "text/html; charset=utf-8")
 

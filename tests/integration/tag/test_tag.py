@@ -163,5 +163,43 @@ async def test_nothing_is_sent_before_consent_when_the_gate_is_on(site, browser,
 
     d.execute_script("cdp.consent(true)")
     queue_empty(d)
-    got = await raw.collect(lambda r: r["event"].get("anonymousId") == aid, want=1, within=15, settle=2)
-    assert [(r["event"]["type"], r["event"]["properties"]["path"]) for r in got] == [("page", "/consent-page")]
+    got = await raw.collect(lambda r: r["event"].get("anonymousId") == aid, want=2, within=15, settle=2)
+    assert [(r["event"]["type"], r["event"].get("event")) for r in got] == [
+        ("track", "Segment Consent Preference Updated"),
+        ("page", None),
+    ]
+    assert got[1]["event"]["properties"]["path"] == "/consent-page"
+    for r in got:  # every event carries the answer (Segment's consent spec)
+        prefs = r["event"]["context"]["consent"]["categoryPreferences"]
+        assert prefs == {"analytics": True, "ads": True, "personalization": True}
+
+
+async def test_consent_mode_signals_set_each_purpose_and_an_update_is_announced(site, browser, raw: TopicTail) -> None:  # type: ignore[no-untyped-def]
+    """A CMP's Google Consent Mode v2 defaults (analytics granted, ads denied) let the tag
+    track with ads refused; the banner's update to ads granted is sent as a consent event,
+    and so is cdp.consent({personalization: false})."""
+    d = browser
+    d.get(f"{site.url}/gcm-page")
+    wait_until(d, "return !!(window.cdp && window.cdp.version)")
+    aid = d.execute_script("return cdp.anonymousId()")
+    queue_empty(d)
+    first = await raw.collect(lambda r: r["event"].get("anonymousId") == aid, want=2, within=15, settle=1)
+    assert [r["event"].get("event") or r["event"]["type"] for r in first] == [
+        "Segment Consent Preference Updated",
+        "page",
+    ]
+    for r in first:
+        assert r["event"]["context"]["consent"]["categoryPreferences"] == {"analytics": True, "ads": False}
+
+    d.execute_script('gtag("consent", "update", {ad_storage: "granted", ad_user_data: "granted"})')
+    d.execute_script("cdp.consent({personalization: false})")
+    queue_empty(d)
+    later = await raw.collect(lambda r: r["event"].get("anonymousId") == aid, want=2, within=15, settle=1)
+    updates = [r["event"]["context"]["consent"]["categoryPreferences"] for r in later]
+    assert updates == [
+        {"analytics": True, "ads": True},
+        {"analytics": True, "ads": True, "personalization": False},
+    ]
+    assert all(r["event"].get("event") == "Segment Consent Preference Updated" for r in later)
+    kept = d.execute_script("return JSON.parse(localStorage.getItem('cdp_consent_prefs'))")
+    assert kept == {"analytics": True, "ads": True, "personalization": False}

@@ -162,6 +162,11 @@ class TraitValue(Wire):
     last_seen: Timestamp | None = None
 
 
+class ConsentAnswer(Wire):
+    granted: bool
+    at: Timestamp
+
+
 class ScoreItem(Wire):
     rule: str
     points: float
@@ -175,6 +180,7 @@ class Touchpoint(Wire):
     campaign: str | None = None
     content: str | None = None
     click_network: str | None = None
+    click_id: str | None = None  # the ad click id (gclid, li_fat_id, fbclid, ...) the visit came with
 
 
 class Submission(Wire):
@@ -240,6 +246,8 @@ class QualifiedLead(Wire):
     conversions: list[Conversion] = Field(default_factory=list)
     anonymous_ids: list[str] = Field(default_factory=list)
     devices: list[str] = Field(default_factory=list)
+    # the person's latest answer per consent category (analytics, ads, personalization, ...)
+    consent: dict[str, ConsentAnswer] = Field(default_factory=dict)
     first_seen: Timestamp
     last_seen: Timestamp
 

@@ -166,6 +166,7 @@ class LeadDoc(TypedDict):
     conversions: NotRequired[list[dict[str, Any]]]
     anonymousIds: NotRequired[list[str]]
     devices: NotRequired[list[str]]
+    consent: NotRequired[dict[str, dict[str, Any]]]
 
 
 class LeadFailureDoc(TypedDict):

@@ -12,6 +12,13 @@ from fastapi import Response
 CACHE = "public, max-age=86400, stale-while-revalidate=604800"
 
 
+def compact(source: bytes) -> bytes:
+    """The tag as served: indentation and whole-line ``//`` comments left out (the source
+    keeps them for readers); nothing inside a line changes, so no code can break."""
+    lines = (line.strip() for line in source.decode().splitlines())
+    return "\n".join(line for line in lines if line and not line.startswith("//")).encode() + b"\n"
+
+
 @dataclass(frozen=True, slots=True)
 class TagAsset:
     plain: bytes
@@ -20,7 +27,7 @@ class TagAsset:
 
     @classmethod
     def load(cls) -> TagAsset:
-        plain = (resources.files("cdp_collector") / "static" / "tag.js").read_bytes()
+        plain = compact((resources.files("cdp_collector") / "static" / "tag.js").read_bytes())
         return cls(plain, gzip.compress(plain, 9, mtime=0), '"' + hashlib.sha256(plain).hexdigest()[:20] + '"')
 
     def response(self, if_none_match: str | None, accept_encoding: str) -> Response:

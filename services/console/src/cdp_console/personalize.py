@@ -57,10 +57,13 @@ def _holds(when: Mapping[str, Any], summary: Mapping[str, Any]) -> bool:
 
 
 def choose(slots: Sequence[Slot], summary: Mapping[str, Any] | None) -> dict[str, str]:
+    """Each slot's variant for the visitor: the first rule that holds, else the default; a
+    visitor who refused personalization (``personalize: false``) gets every default."""
     out = {}
+    personal = bool(summary) and summary.get("personalize", True) is not False  # type: ignore[union-attr]
     for slot in slots:
         variant = slot.default
-        if summary:
+        if personal and summary:
             for when, v in slot.rules:
                 if _holds(when, summary):
                     variant = v

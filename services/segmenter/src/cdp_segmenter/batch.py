@@ -125,6 +125,11 @@ class Announcer:
         for sid in out.left:
             self.messages.append((self.topics.changes, key, _change(p["id"], sid, "left", self.now, mid)))
             _bump(self.result.segment_changes, "left")
+        for purpose, what in out.consent:  # the consent:<purpose> cohort (audiences drop who left it)
+            self.messages.append(
+                (self.topics.changes, key, _change(p["id"], f"consent:{purpose}", what, self.now, mid))
+            )
+            _bump(self.result.segment_changes, what)
         if out.lead_event:
             lead = build_lead(p, out.lead_event, self.now)
             self.messages.append((self.topics.leads, key, orjson.dumps(lead)))

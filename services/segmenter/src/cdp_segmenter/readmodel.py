@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from redis.asyncio.client import Pipeline
 
+from cdp_common import consent
 from cdp_common.hotkeys import RedisKeys
 from cdp_segmenter.logic.profile import sessions
 
@@ -34,6 +35,8 @@ def summary(p: Mapping[str, Any]) -> bytes:
             "sessions": sessions(p),
             "lastSeen": int(p["lastSeen"] or 0),
             "traits": traits,
+            # may page content be chosen from this profile (cdp_common.consent)
+            "personalize": consent.allowed(p.get("consent"), consent.PERSONALIZATION),
         }
     )
 

@@ -1,14 +1,17 @@
 /* CDP tag: first-party browser tracking, no third-party code (docs/tag.md).
  * <script async src="https://COLLECTOR/v1/tag.js" data-write-key="KEY"></script>
  * Options (data attributes): data-host (collector URL, default: where this file came from),
- * data-consent="required" (track nothing until cdp.consent(true)), data-dnt="honor",
+ * data-consent="required" (track nothing until analytics is allowed: cdp.consent(true) or
+ * cdp.consent({analytics: true, ads: false, personalization: true})), data-consent-signals="tcf,gcm"
+ * (follow a CMP's IAB TCF v2 or Google Consent Mode v2 signals), data-dnt="honor",
  * data-console (console URL: cdp.personalize(slot) asks it for the visitor's variants).
  * Served at Segment's snippet path (/analytics.js/v1/KEY/analytics.min.js) or RudderStack's
  * (/v3/modern/rsa.min.js), it takes over that snippet's `analytics` or `rudderanalytics`. */
 (function (w, d) {
   "use strict";
-  var VERSION = "1.0.0", SESSION_MS = 30 * 60 * 1000, YEAR_S = 31536000, MAX_Q = 500, BATCH = 50;
+  var VERSION = "1.1.0", SESSION_MS = 30 * 60 * 1000, YEAR_S = 31536000, MAX_Q = 500, BATCH = 50;
   var CAMPAIGN = { utm_source: "source", utm_medium: "medium", utm_campaign: "name", utm_term: "term", utm_content: "content" };
+  var PURPOSES = ["analytics", "ads", "personalization"];
   var CLICK_IDS = ["gclid", "gbraid", "wbraid", "dclid", "msclkid", "li_fat_id", "fbclid", "ttclid", "twclid", "rdt_cid", "epik", "sccid", "qclid", "yclid", "irclid", "igshid", "mc_eid"];
   var script = d.currentScript || {};
   var attr = function (n) { return script.getAttribute ? script.getAttribute(n) : null; };
@@ -62,23 +65,46 @@
     s.last = now; set("session", s); return s;
   }
 
-  // ---- consent --------------------------------------------------------------------------
+  // ---- consent by purpose ---------------------------------------------------------------
+  // the visitor's answers {analytics, ads, personalization} (only those given); every event
+  // carries them as context.consent.categoryPreferences (Segment's consent spec)
+  function prefs() { var p = get("consent_prefs"); return p && typeof p === "object" ? p : null; }
   function allowed() {
     if (honorDnt && (navigator.doNotTrack === "1" || w.doNotTrack === "1")) return false;
-    return !needConsent || get("consent") === true;
+    var p = prefs();
+    if (p && p.analytics === false) return false;
+    return !needConsent || (p !== null && p.analytics === true);
+  }
+  function bool(v) { return v === true || v === false; }
+  if (!prefs() && bool(get("consent"))) {  // an answer given to tag 1.0's on/off gate stands for every purpose
+    set("consent_prefs", { analytics: get("consent"), ads: get("consent"), personalization: get("consent") });
+  }
+  function fromTcf(tc) {  // IAB TCF v2.2: purposes 1 (device access) + 3/4 ads, 5/6 content, 8 measurement
+    var c = (tc && tc.purpose && tc.purpose.consents) || {}, dev = !!c[1] || tc.gdprApplies === false;
+    if (tc.gdprApplies === false) return { analytics: true, ads: true, personalization: true };
+    return { analytics: dev && !!c[8], ads: dev && !!c[3] && !!c[4], personalization: dev && !!c[5] && !!c[6] };
+  }
+  function fromGcm(s) {  // Google Consent Mode v2 state: {analytics_storage, ad_storage, ad_user_data, ...}
+    var out = {}, g = function (k) { return s[k] === undefined ? undefined : s[k] === "granted"; };
+    if (g("analytics_storage") !== undefined) out.analytics = g("analytics_storage");
+    if (g("ad_storage") !== undefined || g("ad_user_data") !== undefined) out.ads = g("ad_storage") !== false && g("ad_user_data") !== false;
+    if (g("personalization_storage") !== undefined) out.personalization = g("personalization_storage");
+    return out;
   }
 
   // ---- events ---------------------------------------------------------------------------
   function pageContext() {
     return { path: location.pathname, referrer: d.referrer || "", search: location.search, title: d.title, url: location.href };
   }
-  function enqueue(type, fields) {
-    if (!allowed()) return;
+  var heldBack = false;  // the page view a missing consent kept back
+  function enqueue(type, fields, always) {
+    if (!always && !allowed()) { if (type === "page") heldBack = true; return; }
     var s = session(), ctx = {
       library: { name: "cdp-tag", version: VERSION }, page: pageContext(), userAgent: navigator.userAgent,
       locale: navigator.language, timezone: (Intl.DateTimeFormat().resolvedOptions() || {}).timeZone, sessionId: s.id
     };
     if (Object.keys(s.campaign).length) ctx.campaign = s.campaign;
+    var cp = prefs(); if (cp) ctx.consent = { categoryPreferences: cp };
     var ev = { type: type, messageId: uuid(), anonymousId: anonymousId, timestamp: new Date().toISOString(), context: ctx };
     var uid = get("uid"); if (uid) ev.userId = uid;
     for (var k in fields) ev[k] = fields[k];
@@ -191,14 +217,47 @@
     if (userId) set("uid", String(userId));
     enqueue("identify", { traits: traits || {} });
   }
-  function consent(granted) {
-    var was = allowed(); set("consent", !!granted);
-    if (!granted) { set("queue", []); return; }
-    if (!was && allowed()) page();  // the page view that consent held back
+  // cdp.consent(true|false) answers every purpose; cdp.consent({ads: false}) only those named
+  function consent(answer) {
+    var was = allowed(), before = JSON.stringify(prefs()), p = prefs() || {}, k;
+    if (bool(answer)) { for (k = 0; k < PURPOSES.length; k++) p[PURPOSES[k]] = answer; }
+    else if (answer && typeof answer === "object") { for (k in answer) if (bool(answer[k])) p[k] = answer[k]; }
+    else return;
+    set("consent_prefs", p);
+    if (JSON.stringify(p) === before) return;
+    if (!allowed()) set("queue", []);  // nothing held back is sent after a refusal
+    // the answer itself always goes (a withdrawal must reach the audiences it ends)
+    enqueue("track", { event: "Segment Consent Preference Updated", properties: {} }, true);
+    if (!was && allowed() && heldBack) { heldBack = false; page(); }  // the page view consent held back
+  }
+  var signals = (opts.consentSignals || attr("data-consent-signals") || "").split(",");
+  if (signals.indexOf("tcf") >= 0 && typeof w.__tcfapi === "function") {
+    w.__tcfapi("addEventListener", 2, function (tc, ok) {
+      if (ok && tc && (tc.eventStatus === "tcloaded" || tc.eventStatus === "useractioncomplete")) consent(fromTcf(tc));
+    });
+  }
+  if (signals.indexOf("gcm") >= 0) {
+    var dl = w.dataLayer = w.dataLayer || [], gcm = {};
+    var seen = function (e) {
+      if (e && e[0] === "consent" && (e[1] === "default" || e[1] === "update") && e[2] && typeof e[2] === "object") {
+        for (var k in e[2]) gcm[k] = e[2][k];
+        return true;
+      }
+      return false;
+    };
+    var any = false; for (var i = 0; i < dl.length; i++) any = seen(dl[i]) || any;
+    if (any) consent(fromGcm(gcm));
+    var push = dl.push;
+    dl.push = function () {
+      var r = push.apply(dl, arguments);
+      for (var j = 0; j < arguments.length; j++) if (seen(arguments[j])) consent(fromGcm(gcm));
+      return r;
+    };
   }
   // a Promise of {variants: {slot: variant}} for the slot(s), or null
   function personalize(slots) {
-    if (!consoleUrl || !writeKey || !allowed()) return Promise.resolve(null);
+    var cp = prefs();
+    if (!consoleUrl || !writeKey || !allowed() || (cp && cp.personalization === false)) return Promise.resolve(null);
     var qs = "anonymousId=" + encodeURIComponent(anonymousId) + "&writeKey=" + encodeURIComponent(writeKey);
     [].concat(slots || []).forEach(function (s) { qs += "&slot=" + encodeURIComponent(s); });
     return fetch(consoleUrl + "/v1/personalize?" + qs, { credentials: "omit" })

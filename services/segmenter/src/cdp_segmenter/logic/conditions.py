@@ -11,6 +11,8 @@ profile. Pure: ``now`` comes in.
     channel: Paid Social                              touched by this channel
     campaign: "ceo-automotive*"                       touched by a matching campaign (glob)
     form:    "contact*"                               submitted a form or calculator of that name (glob)
+    consent: ads                                      the person allows this purpose (cdp_common.consent:
+                                                      an explicit answer, else the purpose's default)
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from cdp_common import consent
 from cdp_segmenter.logic.profile import sessions
 
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "startsWith", "endsWith", "matches", "exists", "missing")
 COUNTERS = ("pageViews", "sessions", "interactions")
-KINDS = ("all", "any", "not", "trait", "counter", "event", "page", "channel", "campaign", "form")
+KINDS = ("all", "any", "not", "trait", "counter", "event", "page", "channel", "campaign", "form", "consent")
 
 
 class ConditionError(ValueError):
@@ -67,7 +70,7 @@ def validate(cond: Any, where: str = "condition") -> None:
     elif key == "page":
         if not isinstance(body, dict) or not isinstance(body.get("path"), str):
             raise ConditionError(f"{where}.page: needs a path pattern")
-    elif key in ("channel", "campaign", "form"):
+    elif key in ("channel", "campaign", "form", "consent"):
         if not isinstance(body, str) or not body:
             raise ConditionError(f"{where}.{key}: must be a non-empty string")
     else:
@@ -141,4 +144,6 @@ def evaluate(cond: Mapping[str, Any], p: Mapping[str, Any], now: float) -> bool:
     if key == "form":
         pattern = body.lower()
         return any(fnmatch.fnmatchcase(str(f["name"]).lower(), pattern) for f in (*p["forms"], *p["calculators"]))
+    if key == "consent":
+        return consent.allowed(p.get("consent"), body)
     raise ConditionError(f"unknown condition {key!r}")

@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from cdp_common import consent
 from cdp_common.identity import normalize_email
 from cdp_segmenter.logic.conditions import evaluate
 from cdp_segmenter.logic.definitions import Definitions
@@ -35,10 +36,13 @@ class Outcome:
     entered: tuple[str, ...] = ()
     left: tuple[str, ...] = ()
     lead_event: str | None = None  # QUALIFIED, UPDATED or None
+    # purposes the person now allows or no longer allows: (purpose, "entered" | "left"),
+    # announced as changes of the ``consent:<purpose>`` cohort
+    consent: tuple[tuple[str, str], ...] = ()
 
     @property
     def changed(self) -> bool:
-        return bool(self.entered or self.left or self.lead_event)
+        return bool(self.entered or self.left or self.lead_event or self.consent)
 
 
 def email_of(p: Mapping[str, Any]) -> str | None:
@@ -70,8 +74,23 @@ def lead_fingerprint(p: Mapping[str, Any]) -> str:
         len(p["conversions"]),
         p["videosCompleted"],
         len(p["touchpoints"]),
+        sorted((k, v["granted"]) for k, v in (p.get("consent") or {}).items()),
     ]
     return hashlib.sha1(orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)).hexdigest()[:16]
+
+
+def consent_flips(p: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The purposes whose allowance changed since the last evaluation (kept in
+    ``p["allowed"]``). Only a person who answered is announced: one who never did follows
+    the defaults, which every consumer knows (``cdp_common.consent.DEFAULTS``)."""
+    if not p.get("consent") and "allowed" not in p:
+        return ()
+    now_allowed = sorted(x for x in consent.PURPOSES if consent.allowed(p.get("consent"), x))
+    before = set(p["allowed"]) if "allowed" in p else {x for x in consent.PURPOSES if consent.DEFAULTS[x]}
+    p["allowed"] = now_allowed
+    gained = [(x, "entered") for x in now_allowed if x not in before]
+    lost = [(x, "left") for x in sorted(before - set(now_allowed))]
+    return tuple(gained + lost)
 
 
 def evaluate_profile(p: dict[str, Any], defs: Definitions, now: float) -> Outcome:
@@ -110,4 +129,4 @@ def evaluate_profile(p: dict[str, Any], defs: Definitions, now: float) -> Outcom
         else:
             lead["pending"] = True
     new = set(segs)
-    return Outcome(tuple(sorted(new - old)), tuple(sorted(old - new)), event)
+    return Outcome(tuple(sorted(new - old)), tuple(sorted(old - new)), event, consent_flips(p))

@@ -83,6 +83,7 @@ def build_lead(p: Mapping[str, Any], event_type: str, now: float) -> dict[str, A
         "conversions": p["conversions"],
         "anonymousIds": p["anonymousIds"],
         "devices": p["devices"],
+        "consent": p.get("consent") or {},
         "firstSeen": p["firstSeen"],
         "lastSeen": p["lastSeen"],
     }

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cdp_common import consent
 from cdp_common.identity import clean_id
 
 SESSION_GAP_S = 30 * 60
@@ -60,6 +61,7 @@ def new_profile(profile_id: str) -> dict[str, Any]:
         "anonymousIds": [],
         "userId": None,
         "recent": [],  # the latest events, for the profile card's timeline
+        "consent": {},  # category -> {granted, at}: the latest answer (cdp_common.consent)
     }
 
 
@@ -240,6 +242,10 @@ def fold_into(p: dict[str, Any], hit: Mapping[str, Any], config: FoldConfig = Fo
                 p["firstTouch"] = tp
             p["channels"][channel] = p["channels"].get(channel, 0) + 1
 
+    prefs = consent.preferences(ev)
+    if prefs:
+        consent.fold(p.setdefault("consent", {}), prefs, t)
+
     device = en.get("device") or {}
     if device.get("type"):
         label = "/".join(str(x) for x in (device.get("type"), device.get("os"), device.get("browser")) if x)
@@ -264,6 +270,7 @@ def _tp_fields(channel: str, campaign: Mapping[str, Any], click: Mapping[str, An
         "campaign": campaign.get("campaign"),
         "content": campaign.get("content"),
         "clickNetwork": click.get("network"),
+        "clickId": click.get("id"),
     }
 
 
@@ -353,6 +360,7 @@ def merge(target: Mapping[str, Any], source: Mapping[str, Any]) -> dict[str, Any
     ft = [x for x in (t.get("firstTouch"), s.get("firstTouch")) if x]
     t["firstTouch"] = min(ft, key=lambda x: x["at"]) if ft else None
     t["userId"] = t.get("userId") or s.get("userId")
+    t["consent"] = consent.merge(t.get("consent"), s.get("consent"))
     if s.get("lead") and (not t.get("lead") or s["lead"]["version"] > t["lead"]["version"]):
         t["lead"] = copy.deepcopy(s["lead"])
     for k in ("videosStarted", "videosCompleted", "devices", "anonymousIds"):
