@@ -232,6 +232,7 @@ class QualifiedLead(Wire):
     profile_id: str
     occurred_at: Timestamp
     qualified_by: str  # "score" or the qualifying conversion's event name
+    qualified_at: Timestamp | None = None  # when the profile first qualified (the same in every version)
     lifecycle_stage: str
     contact: Contact
     traits: dict[str, TraitValue] = Field(default_factory=dict)

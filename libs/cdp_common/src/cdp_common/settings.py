@@ -153,12 +153,16 @@ class SegmenterSettings(BaseSettings):
     outbox_grace_s: float = Field(default=30.0, ge=0)
 
 
+# where leads can go: marketing automation, a webhook, and conversions to ad platforms
+DESTINATIONS = ("hubspot", "mautic", "webhook", "linkedin", "google_ads", "meta")
+
+
 class SyncerSettings(BaseSettings):
     """The syncer: ``CDP_SYNC_*`` (destinations and delivery policy)."""
 
     model_config = _config("CDP_SYNC_")
 
-    destinations: str = "webhook"  # comma list of hubspot, mautic, webhook
+    destinations: str = "webhook"  # comma list of DESTINATIONS
     group_id: str = "cdp-syncer"
     runner: Literal["engine", "faust"] = "engine"
     input_topic: str = Topic.LEADS_QUALIFIED.value
@@ -176,7 +180,14 @@ class SyncerSettings(BaseSettings):
     max_age_s: float = Field(default=24 * 3600.0, gt=0)
     # token bucket per destination: requests per window, e.g. '{"hubspot": [100, 10]}'
     rate_limits: dict[str, tuple[float, float]] = Field(
-        default_factory=lambda: {"hubspot": (100.0, 10.0), "mautic": (50.0, 10.0), "webhook": (50.0, 1.0)}
+        default_factory=lambda: {
+            "hubspot": (100.0, 10.0),
+            "mautic": (50.0, 10.0),
+            "webhook": (50.0, 1.0),
+            "linkedin": (10.0, 1.0),
+            "google_ads": (5.0, 1.0),
+            "meta": (10.0, 1.0),
+        }
     )
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_cooldown_s: float = Field(default=30.0, gt=0)
@@ -191,9 +202,9 @@ class SyncerSettings(BaseSettings):
     @classmethod
     def _known_destinations(cls, v: str) -> str:
         names = [d.strip() for d in v.split(",") if d.strip()]
-        unknown = sorted(set(names) - {"hubspot", "mautic", "webhook"})
+        unknown = sorted(set(names) - set(DESTINATIONS))
         if unknown:
-            raise ValueError(f"unknown destination(s) {unknown}; use hubspot, mautic, webhook")
+            raise ValueError(f"unknown destination(s) {unknown}; use {', '.join(DESTINATIONS)}")
         return ",".join(names)
 
     def destination_names(self) -> list[str]:
@@ -236,6 +247,45 @@ class WebhookSettings(BaseSettings):
 
     url: str = "http://127.0.0.1:8091/webhook"
     secret: SecretStr = SecretStr("")
+
+
+class LinkedInSettings(BaseSettings):
+    """``CDP_LINKEDIN_*``: the Conversions API (off until ``linkedin`` is a destination)."""
+
+    model_config = _config("CDP_LINKEDIN_")
+
+    base_url: str = "https://api.linkedin.com"
+    token: SecretStr = SecretStr("")  # an access token with the rw_conversions scope
+    conversion: str = ""  # the conversion rule's URN: urn:lla:llaPartnerConversion:<id>
+    version: str = "202511"  # the LinkedIn-Version header (YYYYMM)
+
+
+class GoogleAdsSettings(BaseSettings):
+    """``CDP_GOOGLE_ADS_*``: click conversion upload (off until ``google_ads`` is a destination)."""
+
+    model_config = _config("CDP_GOOGLE_ADS_")
+
+    base_url: str = "https://googleads.googleapis.com"
+    version: str = "v22"
+    customer_id: str = ""  # digits, no dashes
+    conversion_action: str = ""  # an id or customers/<id>/conversionActions/<id>
+    token: SecretStr = SecretStr("")  # an OAuth access token for the adwords scope
+    developer_token: SecretStr = SecretStr("")
+    login_customer_id: str = ""  # the manager account, when access goes through one
+    value: float = 1.0
+    currency: str = "EUR"
+
+
+class MetaSettings(BaseSettings):
+    """``CDP_META_*``: the Conversions API (off until ``meta`` is a destination)."""
+
+    model_config = _config("CDP_META_")
+
+    base_url: str = "https://graph.facebook.com"
+    version: str = "v24.0"
+    pixel_id: str = ""  # the dataset (pixel) id
+    token: SecretStr = SecretStr("")  # a system user's access token
+    event_name: str = "Lead"
 
 
 class ConsoleSettings(BaseSettings):

@@ -150,6 +150,7 @@ class LeadDoc(TypedDict):
     profileId: str
     occurredAt: str
     qualifiedBy: str
+    qualifiedAt: NotRequired[str | None]
     lifecycleStage: str
     contact: dict[str, Any]
     firstSeen: str

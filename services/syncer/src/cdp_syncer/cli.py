@@ -95,6 +95,8 @@ async def _replay(args: argparse.Namespace, settings: CommonSettings, owner: str
 
 
 def register_leads(sub: Any) -> None:
+    from cdp_common.settings import DESTINATIONS
+
     p = sub.add_parser("leads", help="lead deliveries (syncer)")
     rs = p.add_subparsers(dest="action", required=True)
     f = rs.add_parser("failed", help="list leads a destination refused for good, with its reason")
@@ -104,7 +106,7 @@ def register_leads(sub: Any) -> None:
     r.add_argument("--destination")
     r.add_argument("--lead", action="append", help="only this lead's eventId (repeatable); default: all failed")
     p2 = rs.add_parser("replay", help="send a time range of leads to one destination again")
-    p2.add_argument("--destination", required=True, choices=["hubspot", "mautic", "webhook"])
+    p2.add_argument("--destination", required=True, choices=list(DESTINATIONS))
     p2.add_argument("--since", required=True, help="ISO time or a span back from now (2h, 30m, 1d)")
     p2.add_argument("--until", help="ISO time or a span back from now (default: now)")
     p2.add_argument("--dry-run", action="store_true", help="say what would be sent, send nothing")

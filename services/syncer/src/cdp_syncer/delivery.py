@@ -137,6 +137,9 @@ async def deliver_round(
             if res.verdict is Verdict.DELIVERED:
                 out.finals.append(Final(lead, lane.name, "delivered", n))
                 failed_all = False
+            elif res.verdict is Verdict.SKIPPED:
+                out.finals.append(Final(lead, lane.name, "skipped", n, res.error))
+                failed_all = False
             elif res.verdict is Verdict.PERMANENT:
                 out.finals.append(Final(lead, lane.name, "failed", n, res.error))
                 failed_all = False

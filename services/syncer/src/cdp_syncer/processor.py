@@ -30,8 +30,11 @@ from cdp_common.records import LeadFailure
 from cdp_common.settings import (
     CONFIG_FILE,
     CommonSettings,
+    GoogleAdsSettings,
     HubSpotSettings,
+    LinkedInSettings,
     MauticSettings,
+    MetaSettings,
     SyncerSettings,
     WebhookSettings,
 )
@@ -106,7 +109,45 @@ def build_destinations(settings: SyncerSettings) -> list[Destination]:
             if not w.secret.get_secret_value():
                 raise MissingSetting(_missing("CDP_WEBHOOK_SECRET", name))
             out.append(Webhook(w.url, w.secret.get_secret_value(), settings.timeout_s))
+        elif name in ("linkedin", "google_ads", "meta"):
+            out.append(_ad_platform(name, settings))
     return out
+
+
+def _ad_platform(name: str, settings: SyncerSettings) -> Destination:
+    from cdp_syncer.destinations import adplatforms as ads
+
+    if name == "linkedin":
+        li = LinkedInSettings()
+        if not li.token.get_secret_value() or not li.conversion.startswith("urn:lla:llaPartnerConversion:"):
+            raise MissingSetting(
+                _missing("CDP_LINKEDIN_TOKEN and CDP_LINKEDIN_CONVERSION (urn:lla:llaPartnerConversion:<id>)", name)
+            )
+        return ads.LinkedIn(li.base_url, li.token.get_secret_value(), li.conversion, li.version, settings.timeout_s)
+    if name == "google_ads":
+        g = GoogleAdsSettings()
+        if not (g.customer_id and g.conversion_action and g.token.get_secret_value()):
+            raise MissingSetting(
+                _missing("CDP_GOOGLE_ADS_CUSTOMER_ID, _CONVERSION_ACTION, _TOKEN and _DEVELOPER_TOKEN", name)
+            )
+        if not g.developer_token.get_secret_value():
+            raise MissingSetting(_missing("CDP_GOOGLE_ADS_DEVELOPER_TOKEN", name))
+        return ads.GoogleAds(
+            g.base_url,
+            g.version,
+            g.customer_id.replace("-", ""),
+            g.conversion_action,
+            g.token.get_secret_value(),
+            g.developer_token.get_secret_value(),
+            g.login_customer_id.replace("-", ""),
+            g.value,
+            g.currency,
+            settings.timeout_s,
+        )
+    m = MetaSettings()
+    if not (m.pixel_id and m.token.get_secret_value()):
+        raise MissingSetting(_missing("CDP_META_PIXEL_ID and CDP_META_TOKEN", name))
+    return ads.Meta(m.base_url, m.version, m.pixel_id, m.token.get_secret_value(), m.event_name, settings.timeout_s)
 
 
 def parse(rec: Record) -> LeadDoc | str:

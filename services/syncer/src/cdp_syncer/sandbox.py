@@ -27,6 +27,7 @@ without real accounts.
                                                   "reject_emails": [...], "reject_status": 400,
                                                   "only": ["hubspot"]}
     POST /_sandbox/reset                         contacts, stats and faults cleared
+    ... and LinkedIn's, Google Ads' and Meta's conversion APIs: see ``sandbox_ads``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cdp_syncer.logic import signing
+from cdp_syncer.sandbox_ads import Ads
+from cdp_syncer.sandbox_ads import routes as ad_routes
 
 DEFAULT_TOKEN = "sandbox-hubspot-token"
 HUBSPOT_OWN = (
@@ -107,6 +110,7 @@ class State:
         }
     )
     hubspot_groups: set[str] = field(default_factory=lambda: {OWN_GROUP})
+    ads: Ads = field(default_factory=Ads)  # LinkedIn, Google Ads and Meta conversions (sandbox_ads)
     # Mautic's contact fields by alias: its own to begin with; values of others are dropped
     mautic_fields: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {
@@ -562,5 +566,6 @@ def create_app(state: State | None = None) -> Starlette:
             Route("/_sandbox/faults", faults, methods=["POST"]),
             Route("/_sandbox/reset", reset, methods=["POST"]),
             Route("/healthz", health),
+            *ad_routes(st.ads, lambda system: _faults(st, system), st.count),
         ]
     )

@@ -23,7 +23,7 @@ async def open_pool(common: CommonSettings, size: int = 4) -> asyncpg.Pool:
 class Final:
     lead: Mapping[str, Any]
     destination: str
-    status: str  # delivered, failed, superseded
+    status: str  # delivered, failed, superseded, skipped
     attempts: int
     error: str | None = None
 

@@ -48,6 +48,7 @@ def build_lead(p: Mapping[str, Any], event_type: str, now: float) -> dict[str, A
         "profileId": p["id"],
         "occurredAt": now,
         "qualifiedBy": lead["qualifiedBy"],
+        "qualifiedAt": lead.get("qualifiedAt"),
         "lifecycleStage": p.get("stage") or "mql",
         "contact": {"email": email, "userId": p.get("userId")}
         | {k: _trait(p, names) for k, names in CONTACT_TRAITS.items()},

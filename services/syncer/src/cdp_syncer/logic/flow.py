@@ -15,6 +15,7 @@ class Verdict(Enum):
     DELIVERED = "delivered"
     RETRY = "retry"  # transient: try again later (backpressure, not failure)
     PERMANENT = "permanent"  # will not succeed by retrying: record it
+    SKIPPED = "skipped"  # nothing for this destination to do (e.g. no ads consent): recorded with why
 
 
 def classify(status: int) -> Verdict:
