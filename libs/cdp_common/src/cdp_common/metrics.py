@@ -44,6 +44,7 @@ class M(StrEnum):
     SYNCER_QUEUE = "cdp_syncer_queue_leads"
     SYNCER_QUEUE_AGE = "cdp_syncer_queue_oldest_seconds"
     SYNCER_RETRIES = "cdp_syncer_retries_total"
+    SYNCER_AUDIENCE = "cdp_syncer_audience_changes_total"
     # the stream engine (every processor, label ``stage``)
     STREAM_RECORDS_IN = "cdp_stream_records_in_total"
     STREAM_RECORDS_OUT = "cdp_stream_records_out_total"
@@ -137,6 +138,11 @@ DEFS: dict[M, MetricDef] = {
     ),
     M.SYNCER_QUEUE_AGE: MetricDef(
         "gauge", "Age of the oldest lead waiting in a destination's queue (0 when empty)", ("destination",)
+    ),
+    M.SYNCER_AUDIENCE: MetricDef(
+        "counter",
+        "People added to or removed from synced audiences, and drift a reconciliation repaired",
+        ("destination", "change"),
     ),
     M.SYNCER_RETRIES: MetricDef(
         "counter",

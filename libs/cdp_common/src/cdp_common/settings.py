@@ -169,6 +169,9 @@ class SyncerSettings(BaseSettings):
     failed_topic: str = Topic.LEADS_FAILED.value
     erasures_topic: str = Topic.PRIVACY_ERASURES.value
     erasure_poll_s: float = Field(default=1.0, gt=0)
+    # segment and consent changes: synced audiences follow them (cdp audiences add)
+    segments_topic: str = Topic.SEGMENT_CHANGES.value
+    audience_poll_s: float = Field(default=1.0, gt=0)
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     batch_size: int = Field(default=500, ge=1)
     batch_within_s: float = Field(default=0.2, gt=0)

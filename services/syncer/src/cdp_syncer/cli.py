@@ -172,3 +172,68 @@ def register_sandbox(sub: Any) -> None:
     p.add_argument("--mautic-password", default=DEFAULT_PASSWORD)
     p.add_argument("--webhook-secret", default=DEFAULT_SECRET)
     p.set_defaults(handler=cmd_sandbox)
+
+
+async def cmd_audiences(args: argparse.Namespace, settings: CommonSettings) -> int:
+    """``cdp audiences add|list|remove|reconcile``: segments kept in step with lists at destinations."""
+    from cdp_common import audiences as aud
+    from cdp_common.cli import CommandError
+    from cdp_common.pg import create_pool
+
+    pool = await create_pool(settings, max_size=2)
+    try:
+        if args.action == "add":
+            try:
+                a = await aud.add(
+                    pool,
+                    args.segment,
+                    args.destination,
+                    name=args.name,
+                    purpose=args.purpose,
+                    reconcile_every_s=args.reconcile_every,
+                )
+            except aud.AudienceError as e:
+                raise CommandError(str(e)) from e
+            print(
+                f"{a.id}: {a.segment_id} -> {a.destination} list {a.name!r}"
+                + (f", only with {a.purpose} consent" if a.purpose else "")
+            )
+            print("its members are queued; the running syncer creates the list and fills it")
+        elif args.action == "list":
+            found = await aud.list_all(pool)
+            for a, members, queued in found:
+                print(
+                    f"{a.id:40} list {a.name!r} ({a.external_id or 'not created yet'})  purpose {a.purpose or '-'}  "
+                    f"{members} member(s), {queued} queued"
+                )
+            print(f"{len(found)} audience(s)")
+        elif args.action == "remove":
+            if not await aud.remove(pool, args.id):
+                raise CommandError(f"no audience {args.id!r} (cdp audiences list)")
+            print(f"{args.id}: no longer synced (the list at the destination is left as it is)")
+        else:
+            if not await aud.request_reconcile(pool, args.id):
+                raise CommandError(f"no audience {args.id!r} (cdp audiences list)")
+            print(f"{args.id}: the running syncer reconciles it on its next pass")
+    finally:
+        await pool.close()
+    return 0
+
+
+def register_audiences(sub: Any) -> None:
+    from cdp_common.audiences import DESTINATIONS
+
+    p = sub.add_parser("audiences", help="sync segments to HubSpot lists, Mautic segments, webhooks (syncer)")
+    rs = p.add_subparsers(dest="action", required=True)
+    a = rs.add_parser("add", help="keep a segment in step with a list at a destination")
+    a.add_argument("--segment", required=True)
+    a.add_argument("--destination", required=True, choices=list(DESTINATIONS))
+    a.add_argument("--name", help="the list's name there (default: 'CDP: <segment>')")
+    a.add_argument("--purpose", help="only people who allow this consent purpose (e.g. ads)")
+    a.add_argument("--reconcile-every", type=float, default=3600.0, help="seconds between reconciliations")
+    rs.add_parser("list", help="audiences with their members and queue")
+    r = rs.add_parser("remove", help="stop syncing an audience")
+    r.add_argument("id")
+    c = rs.add_parser("reconcile", help="compare the list at the destination with the segment and repair it")
+    c.add_argument("id")
+    p.set_defaults(handler=cmd_audiences)

@@ -16,7 +16,8 @@ def main() -> None:
     processor = SyncerProcessor(common, settings)
     options = stream.options_of(
         settings,
-        extra_topics=(settings.erasures_topic,),  # erasure requests, forwarded to every destination
+        # erasure requests, forwarded to every destination; segment changes, for audiences
+        extra_topics=(settings.erasures_topic, settings.segments_topic),
     )
     stream.run(processor, common, options, processor.registry)
 

@@ -24,7 +24,7 @@ import httpx
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from cdp_common import deliveries
+from cdp_common import audiences, deliveries
 from cdp_common.metrics import M, build
 from cdp_common.records import LeadFailure
 from cdp_common.settings import (
@@ -42,12 +42,28 @@ from cdp_common.stream import Emit, Output, Publish, Record, Reject
 from cdp_common.topics import Topic
 from cdp_common.wire import LeadDoc
 from cdp_syncer import store
+from cdp_syncer.audience_sync import AudienceSync
 from cdp_syncer.delivery import Lane, Policy, deliver_round
-from cdp_syncer.destinations.base import Destination, Result
+from cdp_syncer.destinations.base import AudienceDestination, Destination, Result
 from cdp_syncer.logic.flow import Breaker, TokenBucket, Verdict
 from cdp_syncer.logic.mapping import HUBSPOT_DEFAULT, MAUTIC_DEFAULT, check_map
 
 logger = logging.getLogger(__name__)
+
+
+def parse_change(rec: Record) -> tuple[str, str] | str:
+    """A segment change's ``(profile id, segment id)``, or why it is not one."""
+    try:
+        doc = orjson.loads(rec.value or b"")
+    except orjson.JSONDecodeError as e:
+        return f"not JSON: {e}"
+    if (
+        not isinstance(doc, dict)
+        or not isinstance(doc.get("profileId"), str)
+        or not isinstance(doc.get("segmentId"), str)
+    ):
+        return "a segment change needs profileId and segmentId"
+    return doc["profileId"], doc["segmentId"]
 
 
 def parse_erasure(rec: Record) -> Mapping[str, Any] | str:
@@ -194,6 +210,8 @@ class SyncerProcessor:
         self._queue = cast(Gauge, build(M.SYNCER_QUEUE, self.registry))
         self._queue_age = cast(Gauge, build(M.SYNCER_QUEUE_AGE, self.registry))
         self._retries = cast(Counter, build(M.SYNCER_RETRIES, self.registry))
+        self._audience = cast(Counter, build(M.SYNCER_AUDIENCE, self.registry))
+        self.audiences: AudienceSync | None = None
         policy = Policy(settings.backoff_base_s, settings.backoff_cap_s, settings.max_age_s)
         self.lanes = []
         for d in self.destinations:
@@ -233,6 +251,16 @@ class SyncerProcessor:
             self._tasks.append(asyncio.create_task(self._watch_queues_forever(), name="queues"))
             for lane in self.lanes:
                 self._tasks.append(asyncio.create_task(self._drain_forever(lane), name=f"deliver-{lane.name}"))
+            keeps_lists = {d.name: d for d in self.destinations if hasattr(d, "audience_ensure")}
+            self.audiences = AudienceSync(
+                self.pool,
+                cast(dict[str, AudienceDestination], keeps_lists),
+                poll_s=self.settings.audience_poll_s,
+                lease_s=self.settings.lease_s,
+                backoff_cap_s=self.settings.backoff_cap_s,
+                on_change=lambda d, change, n: self._audience.labels(d, change).inc(n),
+            )
+            self._tasks.append(asyncio.create_task(self.audiences.run_forever(), name="audiences"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -252,7 +280,15 @@ class SyncerProcessor:
         out = Output()
         leads: list[tuple[Mapping[str, Any], float]] = []
         erasures: list[Mapping[str, Any]] = []
+        changes: list[tuple[str, str]] = []
         for rec in records:
+            if rec.topic == self.settings.segments_topic:
+                change = parse_change(rec)
+                if isinstance(change, str):
+                    out.rejects.append(Reject(rec, "malformed", change))
+                else:
+                    changes.append(change)
+                continue
             if rec.topic == self.settings.erasures_topic:
                 erasure = parse_erasure(rec)
                 if isinstance(erasure, str):
@@ -278,6 +314,8 @@ class SyncerProcessor:
         if leads:
             for event in self._wake.values():
                 event.set()
+        if changes and await audiences.queue_changes(self.pool, changes) and self.audiences is not None:
+            self.audiences.wake.set()  # durable before the offsets move on; synced in its own task
         return out
 
     # ---- each destination's queue ----------------------------------------------------------

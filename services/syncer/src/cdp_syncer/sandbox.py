@@ -50,6 +50,8 @@ from starlette.routing import Route
 from cdp_syncer.logic import signing
 from cdp_syncer.sandbox_ads import Ads
 from cdp_syncer.sandbox_ads import routes as ad_routes
+from cdp_syncer.sandbox_lists import Hooks, Lists, webhook_audience
+from cdp_syncer.sandbox_lists import routes as list_routes
 
 DEFAULT_TOKEN = "sandbox-hubspot-token"
 HUBSPOT_OWN = (
@@ -111,6 +113,7 @@ class State:
     )
     hubspot_groups: set[str] = field(default_factory=lambda: {OWN_GROUP})
     ads: Ads = field(default_factory=Ads)  # LinkedIn, Google Ads and Meta conversions (sandbox_ads)
+    lists: Lists = field(default_factory=Lists)  # HubSpot lists, Mautic segments, webhook audiences
     # Mautic's contact fields by alias: its own to begin with; values of others are dropped
     mautic_fields: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {
@@ -185,6 +188,11 @@ def _record_fault(state: State, email: str) -> str | None:
     return None
 
 
+def hubspot_id(email: str) -> str:
+    """A contact's record id (stable for the email)."""
+    return str(int(hashlib.sha256(email.strip().lower().encode()).hexdigest()[:8], 16))
+
+
 def create_app(state: State | None = None) -> Starlette:
     st = state or State()
 
@@ -255,7 +263,7 @@ def create_app(state: State | None = None) -> Starlette:
             new = st.store("hubspot", email, props, props.get("cdp_lead_version"))
             results.append(
                 {
-                    "id": str(abs(hash(email)) % 10**9),
+                    "id": hubspot_id(email),
                     "new": new,
                     "createdAt": now,
                     "updatedAt": now,
@@ -427,6 +435,12 @@ def create_app(state: State | None = None) -> Starlette:
         if not mautic_authorized(request):
             return JSONResponse({"errors": [{"code": 401, "message": "API authorization denied."}]}, 401)
         term = request.query_params.get("search", "")
+        if term.startswith("segment:"):  # a segment's members, paged
+            seg = next((x for x in st.lists.mautic.values() if x["alias"] == term[8:]), None)
+            ids = sorted(seg["members"], key=int) if seg else []
+            start, limit = int(request.query_params.get("start") or 0), int(request.query_params.get("limit") or 30)
+            page = {i: {"id": int(i)} for i in ids[start : start + limit]}
+            return JSONResponse({"total": str(len(ids)), "contacts": page})
         email = term.removeprefix("email:").strip().lower() if term.startswith("email:") else ""
         found = {} if email not in st.contacts["mautic"] else {str(mautic_id(email)): {"id": mautic_id(email)}}
         return JSONResponse({"total": str(len(found)), "contacts": found})
@@ -489,6 +503,10 @@ def create_app(state: State | None = None) -> Starlette:
         if fault:
             return fault
         lead = orjson.loads(body)
+        if lead.get("type") in ("audience.entered", "audience.exited"):
+            webhook_audience(st.lists, lead)
+            st.count("webhook", lead["type"])
+            return Response(status_code=204)
         if lead.get("type") == "contact.erased":
             for gone in lead.get("emails") or []:
                 st.contacts["webhook"].pop(str(gone).lower(), None)
@@ -567,5 +585,16 @@ def create_app(state: State | None = None) -> Starlette:
             Route("/_sandbox/reset", reset, methods=["POST"]),
             Route("/healthz", health),
             *ad_routes(st.ads, lambda system: _faults(st, system), st.count),
+            *list_routes(
+                st.lists,
+                Hooks(
+                    hubspot_denied=hubspot_denied,
+                    mautic_authorized=mautic_authorized,
+                    fault=lambda system: _faults(st, system),
+                    count=st.count,
+                    hubspot_ids=lambda: {hubspot_id(e): e for e in st.contacts["hubspot"]},
+                    mautic_ids=lambda: {str(mautic_id(e)): e for e in st.contacts["mautic"]},
+                ),
+            ),
         ]
     )

@@ -73,3 +73,38 @@ def raise_for(resp: httpx.Response, what: str) -> None:
         return
     transient = resp.status_code in (408, 429) or resp.status_code >= 500
     raise BootstrapError(f"could not {what}: HTTP {resp.status_code}: {resp.text[:300]}", transient)
+
+
+class AudienceFailure(RuntimeError):
+    """A list operation at a destination failed; ``transient`` when retrying may help."""
+
+    def __init__(self, message: str, transient: bool = True) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+def audience_check(resp: httpx.Response, what: str) -> None:
+    """``AudienceFailure`` unless the answer is a success."""
+    if resp.status_code < 300:
+        return
+    transient = resp.status_code in (408, 425, 429) or resp.status_code >= 500
+    raise AudienceFailure(f"could not {what}: HTTP {resp.status_code}: {resp.text[:300]}", transient)
+
+
+Contact = tuple[str, str]  # (profile id, email)
+Member = tuple[str, str, str | None]  # (profile id, email, the contact's id at the destination)
+
+
+class AudienceDestination(Protocol):
+    """A destination that keeps lists: ``ensure`` the list (its id there), add and remove
+    people, and list who is in it (None when it cannot say, e.g. a webhook)."""
+
+    name: str
+
+    async def audience_ensure(self, name: str, external_id: str | None) -> str: ...
+
+    async def audience_add(self, external_id: str, contacts: Sequence[Contact]) -> dict[str, str | None]: ...
+
+    async def audience_remove(self, external_id: str, members: Sequence[Member]) -> None: ...
+
+    async def audience_members(self, external_id: str) -> set[str] | None: ...

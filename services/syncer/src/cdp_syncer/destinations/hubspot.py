@@ -11,8 +11,12 @@ from typing import Any
 import httpx
 
 from cdp_syncer.destinations.base import (
+    AudienceFailure,
+    Contact,
     Lead,
+    Member,
     Result,
+    audience_check,
     erase_answer,
     raise_for,
     transport_failure,
@@ -27,6 +31,8 @@ PROPERTIES = "/crm/v3/properties/contacts"
 GROUPS = "/crm/v3/properties/contacts/groups"
 CREATE_PROPERTIES = "/crm/v3/properties/contacts/batch/create"
 GDPR_DELETE = "/crm/v3/objects/contacts/gdpr-delete"
+LISTS = "/crm/v3/lists"
+CONTACT_OBJECT = "0-1"
 RETRY_CATEGORIES = frozenset({"RATE_LIMITS", "TIMEOUT", "INTERNAL_ERROR"})
 
 
@@ -123,6 +129,54 @@ class HubSpot:
         resp = await self.client.post(CREATE_PROPERTIES, json={"inputs": [s.as_input() for s in todo.create]})
         raise_for(resp, "create the properties")
         return todo
+
+    # ---- audiences: a MANUAL contact list (Lists API v3) per synced segment ---------------
+
+    async def audience_ensure(self, name: str, external_id: str | None) -> str:
+        if external_id:
+            return external_id
+        resp = await self.client.post(
+            LISTS, json={"name": name, "objectTypeId": CONTACT_OBJECT, "processingType": "MANUAL"}
+        )
+        if resp.status_code in (400, 409) and "exist" in resp.text.lower():  # made before: find it by name
+            resp = await self.client.get(f"{LISTS}/object-type-id/{CONTACT_OBJECT}/name/{name}")
+        audience_check(resp, f"create the list {name!r}")
+        return str(resp.json()["list"]["listId"])
+
+    async def audience_add(self, external_id: str, contacts: Sequence[Contact]) -> dict[str, str | None]:
+        """Contacts upserted by email first (the list takes record ids), then added."""
+        resp = await self.client.post(
+            PATH,
+            json={"inputs": [{"id": e, "idProperty": "email", "properties": {"email": e}} for _, e in contacts]},
+        )
+        audience_check(resp, "upsert the list's contacts")
+        ids = {str(r["properties"]["email"]).lower(): str(r["id"]) for r in resp.json().get("results") or []}
+        missing = [e for _, e in contacts if e.lower() not in ids]
+        if missing:
+            raise AudienceFailure(f"HubSpot did not upsert {missing[:5]}: {resp.text[:300]}")
+        out = {pid: ids[e.lower()] for pid, e in contacts}
+        resp = await self.client.put(f"{LISTS}/{external_id}/memberships/add", json=list(out.values()))
+        audience_check(resp, f"add to list {external_id}")
+        return dict(out)
+
+    async def audience_remove(self, external_id: str, members: Sequence[Member]) -> None:
+        ids = [m[2] for m in members if m[2]]
+        if ids:
+            resp = await self.client.put(f"{LISTS}/{external_id}/memberships/remove", json=ids)
+            audience_check(resp, f"remove from list {external_id}")
+
+    async def audience_members(self, external_id: str) -> set[str] | None:
+        out: set[str] = set()
+        after: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 250} | ({"after": after} if after else {})
+            resp = await self.client.get(f"{LISTS}/{external_id}/memberships", params=params)
+            audience_check(resp, f"read list {external_id}")
+            doc = resp.json()
+            out |= {str(r["recordId"]) for r in doc.get("results") or []}
+            after = ((doc.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return out
 
     async def aclose(self) -> None:
         await self.client.aclose()

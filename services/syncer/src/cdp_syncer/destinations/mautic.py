@@ -11,7 +11,18 @@ from typing import Any
 
 import httpx
 
-from cdp_syncer.destinations.base import Lead, Result, erase_answer, raise_for, transport_failure, whole_answer
+from cdp_syncer.destinations.base import (
+    AudienceFailure,
+    Contact,
+    Lead,
+    Member,
+    Result,
+    audience_check,
+    erase_answer,
+    raise_for,
+    transport_failure,
+    whole_answer,
+)
 from cdp_syncer.logic import hubspot_properties as hp
 from cdp_syncer.logic import mautic_fields as mf
 from cdp_syncer.logic.flow import Verdict, classify
@@ -115,5 +126,69 @@ class Mautic:
             raise_for(await self.client.post(NEW_FIELD, json=spec.as_input()), f"create the field {spec.name}")
         return todo
 
+    # ---- audiences: a Mautic segment per synced segment --------------------------------
+
+    async def audience_ensure(self, name: str, external_id: str | None) -> str:
+        """The segment's id (``id:alias``), found by alias or created."""
+        if external_id:
+            return external_id
+        alias = segment_alias(name)
+        resp = await self.client.get("/api/segments", params={"search": alias, "limit": 100})
+        audience_check(resp, "list the segments")
+        lists = (resp.json() or {}).get("lists") or {}
+        for seg in lists.values() if isinstance(lists, dict) else lists:
+            if seg.get("alias") == alias:
+                return f"{seg['id']}:{alias}"
+        resp = await self.client.post("/api/segments/new", json={"name": name, "alias": alias, "isPublished": True})
+        audience_check(resp, f"create the segment {name!r}")
+        made = resp.json()["list"]
+        return f"{made['id']}:{made.get('alias') or alias}"
+
+    async def audience_add(self, external_id: str, contacts: Sequence[Contact]) -> dict[str, str | None]:
+        """Contacts created or matched by email first (``batch/new``), then added by id."""
+        resp = await self.client.post(PATH, json=[{"email": e} for _, e in contacts])
+        audience_check(resp, "upsert the segment's contacts")
+        made = (resp.json() or {}).get("contacts") or []
+        if isinstance(made, dict):
+            made = list(made.values())
+        if len(made) != len(contacts):
+            raise AudienceFailure(f"Mautic answered {len(made)} contacts for {len(contacts)}: {resp.text[:300]}")
+        out: dict[str, str | None] = {pid: str(c["id"]) for (pid, _), c in zip(contacts, made, strict=True)}
+        seg = external_id.split(":", 1)[0]
+        resp = await self.client.post(
+            f"/api/segments/{seg}/contacts/add", json={"ids": [int(str(i)) for i in out.values()]}
+        )
+        audience_check(resp, f"add to segment {seg}")
+        return out
+
+    async def audience_remove(self, external_id: str, members: Sequence[Member]) -> None:
+        ids = [int(m[2]) for m in members if m[2]]
+        if ids:
+            seg = external_id.split(":", 1)[0]
+            resp = await self.client.post(f"/api/segments/{seg}/contacts/remove", json={"ids": ids})
+            audience_check(resp, f"remove from segment {seg}")
+
+    async def audience_members(self, external_id: str) -> set[str] | None:
+        alias = external_id.split(":", 1)[1]
+        out: set[str] = set()
+        start = 0
+        while True:
+            resp = await self.client.get(
+                "/api/contacts", params={"search": f"segment:{alias}", "start": start, "limit": PAGE}
+            )
+            audience_check(resp, f"read segment {alias}")
+            doc = resp.json() or {}
+            found = doc.get("contacts") or {}
+            ids = list(found) if isinstance(found, dict) else [str(c["id"]) for c in found]
+            out |= {str(i) for i in ids}
+            start += len(ids)
+            if not ids or start >= int(doc.get("total") or 0):
+                return out
+
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def segment_alias(name: str) -> str:
+    """Mautic's alias for a segment name: lower-case letters, digits and dashes."""
+    return "-".join("".join(ch if ch.isalnum() else " " for ch in name.lower()).split())[:190] or "cdp"
