@@ -100,6 +100,7 @@ class Syncers:
             "CDP_SYNC_DESTINATIONS": "hubspot,mautic,webhook",
             "CDP_SYNC_GROUP_ID": self.group,
             "CDP_SYNC_INPUT_TOPIC": self.topic,
+            "CDP_SYNC_SEGMENTS_TOPIC": f"{self.topic}.segments",
             "CDP_SYNC_METRICS_PORT": str(free_port()),
             "CDP_SYNC_BACKOFF_BASE_S": "0.05",
             "CDP_SYNC_BACKOFF_CAP_S": "1",
@@ -153,9 +154,12 @@ async def leads_topic(kafka_bootstrap: str) -> AsyncIterator[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(name, num_partitions=4, replication_factor=1)])
+        # the leads and, beside them, this test's own segment changes (audiences follow them)
+        await admin.create_topics(
+            [NewTopic(t, num_partitions=4, replication_factor=1) for t in (name, f"{name}.segments")]
+        )
         yield name
-        await admin.delete_topics([name])
+        await admin.delete_topics([name, f"{name}.segments"])
     finally:
         await admin.close()
 
