@@ -124,3 +124,28 @@ async def test_a_consent_gated_webhook_audience_drops_who_withdraws(
     await people.put(f"{tag}-no", no, member=True, ads=True)
     await people.announce(f"{tag}-no", "consent:ads", "entered")
     await until(lambda: lists(sandbox, "webhook").get(name) == [no], within=30, every=0.2)
+
+
+async def test_a_segment_follows_into_a_mautic_segment(
+    syncers: Syncers, sandbox: Sandbox, producer, migrated_pool
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    seg = f"maud-{tag}"
+    await migrated_pool.execute(
+        "INSERT INTO segments (id, name, condition) VALUES ($1, $1, $2::jsonb)", seg, '{"channel": "Paid Social"}'
+    )
+    people = People(migrated_pool, producer, f"{syncers.topic}.segments", seg)
+    email = {k: f"{tag}-{k}@example.org" for k in "ab"}
+    for k in "ab":
+        await people.put(f"{tag}-{k}", email[k], member=True)
+    added = syncers.cli("audiences", "add", "--segment", seg, "--destination", "mautic", "--name", f"Leads {tag}")
+    assert added.returncode == 0, added.stdout + added.stderr
+    syncers.start(CDP_SYNC_DESTINATIONS="mautic")
+    await until(lambda: lists(sandbox, "mautic").get(f"Leads {tag}") == sorted(email.values()), within=30, every=0.2)
+    await people.put(f"{tag}-a", email["a"], member=False)
+    await people.announce(f"{tag}-a", seg, "left")
+    await until(lambda: lists(sandbox, "mautic").get(f"Leads {tag}") == [email["b"]], within=30, every=0.2)
+    asked = syncers.cli("audiences", "reconcile", f"{seg}@mautic")  # reads the segment back: nothing to repair
+    assert asked.returncode == 0
+    await until(lambda: "1 member(s), 0 queued" in syncers.cli("audiences", "list").stdout, within=30, every=0.5)
+    assert lists(sandbox, "mautic").get(f"Leads {tag}") == [email["b"]]

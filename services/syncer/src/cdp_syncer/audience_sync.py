@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +74,10 @@ def plan(
     return out
 
 
+async def _no_wait(destination: str) -> None:
+    return None
+
+
 class AudienceSync:
     def __init__(
         self,
@@ -84,6 +88,7 @@ class AudienceSync:
         lease_s: float = 60.0,
         backoff_cap_s: float = 60.0,
         on_change: Any = None,
+        turn: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.pool = pool
         self.destinations = destinations
@@ -92,6 +97,8 @@ class AudienceSync:
         self.backoff_cap_s = backoff_cap_s
         self.on_change = on_change or (lambda destination, change, n: None)
         self.wake = asyncio.Event()
+        # before each call to a destination: its lane's breaker, requested pause and rate limit
+        self.turn = turn or _no_wait
 
     async def run_forever(self) -> None:
         while True:
@@ -175,9 +182,13 @@ class AudienceSync:
         }
         todo = plan(audience, pids, profiles, members)
         try:
+            added: dict[str, str | None] = {}
             if todo.remove:
+                await self.turn(audience.destination)
                 await dest.audience_remove(audience.external_id, todo.remove)
-            added = await dest.audience_add(audience.external_id, todo.add) if todo.add else {}
+            if todo.add:
+                await self.turn(audience.destination)
+                added = await dest.audience_add(audience.external_id, todo.add)
         except AudienceFailure as e:
             await self._retry(audience, claimed, str(e))
             return True
@@ -219,6 +230,7 @@ class AudienceSync:
         """Drift repaired: the destination's own list against our record, then everyone
         who is or should be a member looked at again."""
         assert audience.external_id is not None
+        await self.turn(audience.destination)
         there = await dest.audience_members(audience.external_id)
         if there is not None:
             ours = {

@@ -98,7 +98,7 @@ def _chunks(pending: Sequence[Lead], max_batch: int) -> list[list[Lead]]:
     return out
 
 
-async def _wait_turn(lane: Lane) -> None:
+async def wait_turn(lane: Lane) -> None:
     """Until the breaker, a destination's requested pause (429) and the rate limit allow."""
     while True:
         wait = max(lane.breaker.allow(lane.clock()), lane.paused_until - lane.clock(), 0.0)
@@ -125,7 +125,7 @@ async def deliver_round(
     send, superseded = newest_per_profile(leads, delivered)
     out.finals += [Final(lead, lane.name, "superseded", 0, "a newer version exists") for lead in superseded]
     for chunk in _chunks(send, lane.destination.max_batch):
-        await _wait_turn(lane)
+        await wait_turn(lane)
         t0 = lane.clock()
         results = await lane.destination.send(chunk)
         lane.on_request(lane.name, lane.clock() - t0, results)

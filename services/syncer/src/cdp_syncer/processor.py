@@ -43,7 +43,7 @@ from cdp_common.topics import Topic
 from cdp_common.wire import LeadDoc
 from cdp_syncer import store
 from cdp_syncer.audience_sync import AudienceSync
-from cdp_syncer.delivery import Lane, Policy, deliver_round
+from cdp_syncer.delivery import Lane, Policy, deliver_round, wait_turn
 from cdp_syncer.destinations.base import AudienceDestination, Destination, Result
 from cdp_syncer.logic.flow import Breaker, TokenBucket, Verdict
 from cdp_syncer.logic.mapping import HUBSPOT_DEFAULT, MAUTIC_DEFAULT, check_map
@@ -252,6 +252,7 @@ class SyncerProcessor:
             for lane in self.lanes:
                 self._tasks.append(asyncio.create_task(self._drain_forever(lane), name=f"deliver-{lane.name}"))
             keeps_lists = {d.name: d for d in self.destinations if hasattr(d, "audience_ensure")}
+            lanes = {lane.name: lane for lane in self.lanes}
             self.audiences = AudienceSync(
                 self.pool,
                 cast(dict[str, AudienceDestination], keeps_lists),
@@ -259,6 +260,7 @@ class SyncerProcessor:
                 lease_s=self.settings.lease_s,
                 backoff_cap_s=self.settings.backoff_cap_s,
                 on_change=lambda d, change, n: self._audience.labels(d, change).inc(n),
+                turn=lambda name: wait_turn(lanes[name]),  # the destination's own rate limit and breaker
             )
             self._tasks.append(asyncio.create_task(self.audiences.run_forever(), name="audiences"))
 
