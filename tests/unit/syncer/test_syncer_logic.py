@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
+import httpx
 import pytest
 
 from cdp_syncer.delivery import Lane, Policy, deliver, newest_per_profile
-from cdp_syncer.destinations.base import Result
+from cdp_syncer.destinations.base import Result, patiently
 from cdp_syncer.destinations.hubspot import body as hubspot_body
 from cdp_syncer.destinations.hubspot import per_record as hubspot_results
 from cdp_syncer.destinations.mautic import per_record as mautic_results
@@ -279,3 +280,26 @@ def test_bootstrap_creates_only_what_is_missing_and_reports_a_type_conflict() ->
     assert [s.name for s in plan.create] == ["cdp_behaviour_summary"]
     assert plan.existing == ["cdp_segments"]
     assert plan.conflicts == ["cdp_score: the portal has type string, the CDP sends number"]
+
+
+@pytest.mark.parametrize(
+    ("answers", "calls", "final"),
+    [
+        ([503, 429, 201], 3, 201),  # flaky answers are retried on their own
+        ([400, 201], 1, 400),  # a refusal is returned at once, for the caller to report
+        ([503, 503, 503, 503, 201], 4, 503),  # after ``tries`` the last answer is the caller's
+    ],
+)
+async def test_a_setup_request_is_retried_alone_on_transient_answers(
+    answers: list[int], calls: int, final: int
+) -> None:
+    left = list(answers)
+    made = []
+
+    async def call() -> httpx.Response:
+        made.append(1)
+        code = left.pop(0)
+        return httpx.Response(code, headers={"retry-after": "0"} if code == 429 else {})
+
+    resp = await patiently(call, tries=4, base_s=0.001)
+    assert (len(made), resp.status_code) == (calls, final)

@@ -3,13 +3,15 @@ it was delivered, should be retried (with the server's hint), or failed for good
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
 
-from cdp_syncer.logic.flow import Verdict, classify, retry_after
+from cdp_syncer.logic.flow import Verdict, backoff, classify, retry_after
 
 Lead = Mapping[str, Any]
 
@@ -73,6 +75,24 @@ def raise_for(resp: httpx.Response, what: str) -> None:
         return
     transient = resp.status_code in (408, 429) or resp.status_code >= 500
     raise BootstrapError(f"could not {what}: HTTP {resp.status_code}: {resp.text[:300]}", transient)
+
+
+async def patiently(
+    call: Callable[[], Awaitable[httpx.Response]], tries: int = 4, base_s: float = 0.5, cap_s: float = 10.0
+) -> httpx.Response:
+    """One setup request, retried on its own when the answer is transient (408, 429, 5xx:
+    after the server's Retry-After, or backoff): a flaky answer costs one request again, not
+    the whole bootstrap. The last answer is returned; transport errors raise after ``tries``."""
+    for attempt in range(1, tries):
+        try:
+            resp = await call()
+        except httpx.TransportError:
+            await asyncio.sleep(backoff(attempt, base_s, cap_s))
+            continue
+        if not (resp.status_code in (408, 429) or resp.status_code >= 500):
+            return resp
+        await asyncio.sleep(backoff(attempt, base_s, cap_s, retry_after(resp.headers.get("retry-after"), time.time())))
+    return await call()
 
 
 class AudienceFailure(RuntimeError):

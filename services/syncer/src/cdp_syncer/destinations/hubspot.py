@@ -18,6 +18,7 @@ from cdp_syncer.destinations.base import (
     Result,
     audience_check,
     erase_answer,
+    patiently,
     raise_for,
     transport_failure,
     whole_answer,
@@ -117,16 +118,18 @@ class HubSpot:
         (idempotent: what exists is left alone; a type conflict is reported). Raises
         ``BootstrapError`` when the portal refuses (e.g. a token without the
         ``crm.schemas.contacts.write`` scope)."""
-        resp = await self.client.get(PROPERTIES)
+        resp = await patiently(lambda: self.client.get(PROPERTIES))
         raise_for(resp, "list the contact properties")
         portal = {p["name"]: p for p in resp.json().get("results") or []}
         todo = hp.plan(hp.wanted(self.mapping), portal)
         if not todo.create:
             return todo
-        resp = await self.client.post(GROUPS, json={"name": hp.GROUP, "label": hp.GROUP_LABEL, "displayOrder": -1})
+        group = {"name": hp.GROUP, "label": hp.GROUP_LABEL, "displayOrder": -1}
+        resp = await patiently(lambda: self.client.post(GROUPS, json=group))
         if resp.status_code != 409:  # 409: the group exists
             raise_for(resp, "create the property group")
-        resp = await self.client.post(CREATE_PROPERTIES, json={"inputs": [s.as_input() for s in todo.create]})
+        inputs = {"inputs": [s.as_input() for s in todo.create]}
+        resp = await patiently(lambda: self.client.post(CREATE_PROPERTIES, json=inputs))
         raise_for(resp, "create the properties")
         return todo
 

@@ -5,8 +5,10 @@ values of fields it does not know without a word."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import httpx
@@ -19,6 +21,7 @@ from cdp_syncer.destinations.base import (
     Result,
     audience_check,
     erase_answer,
+    patiently,
     raise_for,
     transport_failure,
     whole_answer,
@@ -32,6 +35,7 @@ PATH = "/api/contacts/batch/new"
 FIELDS = "/api/fields/contact"
 NEW_FIELD = "/api/fields/contact/new"
 PAGE = 100
+FIELD_REQUESTS_AT_ONCE = 4
 
 
 def per_record(doc: Any, n: int) -> list[Result]:
@@ -111,7 +115,7 @@ class Mautic:
         have: dict[str, dict[str, Any]] = {}
         start = 0
         while True:
-            resp = await self.client.get(FIELDS, params={"start": start, "limit": PAGE})
+            resp = await patiently(partial(self.client.get, FIELDS, params={"start": start, "limit": PAGE}))
             raise_for(resp, "list the contact fields")
             doc = resp.json()
             page = doc.get("fields") or []
@@ -122,8 +126,18 @@ class Mautic:
             if not page or start >= int(doc.get("total") or 0):
                 break
         todo = hp.plan(mf.wanted(self.mapping), have)
-        for spec in todo.create:
-            raise_for(await self.client.post(NEW_FIELD, json=spec.as_input()), f"create the field {spec.name}")
+        # Mautic creates one field per request (no batch endpoint): a few at a time
+        gate = asyncio.Semaphore(FIELD_REQUESTS_AT_ONCE)
+
+        async def create(spec: hp.Spec) -> None:
+            async with gate:
+                resp = await patiently(partial(self.client.post, NEW_FIELD, json=spec.as_input()))
+            raise_for(resp, f"create the field {spec.name}")
+
+        outcomes = await asyncio.gather(*(create(spec) for spec in todo.create), return_exceptions=True)
+        for outcome in outcomes:  # every request has finished; the first failure is reported
+            if isinstance(outcome, BaseException):
+                raise outcome
         return todo
 
     # ---- audiences: a Mautic segment per synced segment --------------------------------
