@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -159,8 +159,23 @@ class TopicTail:
             await asyncio.wait_for(self.consumer.stop(), 10)
 
 
-async def group_caught_up(bootstrap: str, group: str, topic: str) -> bool:
-    """Whether ``group`` has committed up to the end of every partition of ``topic``."""
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """The end offset of every partition of ``topic`` now."""
+    from cdp_common.rejects import partitions_of
+
+    tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return {tp.partition: end for tp, end in (await consumer.end_offsets(tps)).items()}
+    finally:
+        await consumer.stop()
+
+
+async def group_caught_up(bootstrap: str, group: str, topic: str, since: Mapping[int, int] | None = None) -> bool:
+    """Whether ``group`` has committed up to the end of every partition of ``topic``; with
+    ``since`` (``end_offsets`` taken earlier), only of the partitions written to after it (a
+    group that started at ``latest`` never commits a partition nothing reached it on)."""
     from cdp_common.rejects import partitions_of
 
     tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
@@ -168,7 +183,8 @@ async def group_caught_up(bootstrap: str, group: str, topic: str) -> bool:
     await consumer.start()
     try:
         ends = await consumer.end_offsets(tps)
-        committed = [await consumer.committed(tp) or 0 for tp in tps]
-        return all(c >= ends[tp] for c, tp in zip(committed, tps, strict=True))
+        moved = [tp for tp in tps if since is None or ends[tp] > since.get(tp.partition, 0)]
+        committed = [await consumer.committed(tp) or 0 for tp in moved]
+        return all(c >= ends[tp] for c, tp in zip(committed, moved, strict=True))
     finally:
         await consumer.stop()
