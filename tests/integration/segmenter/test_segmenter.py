@@ -306,7 +306,7 @@ async def test_bad_input_is_rejected_with_a_reason_bots_are_dropped_and_the_serv
     segmenters.alive()
 
 
-async def test_a_new_segment_applied_with_the_cli_reaches_existing_profiles_within_10s(
+async def test_a_new_segment_applied_with_the_cli_reaches_existing_profiles(
     segmenters: Segmenters, producer, pg, redis, changes: TopicTail, settings, tmp_path: Path
 ) -> None:
     aid = f"defs-{_uid()}"
@@ -314,6 +314,13 @@ async def test_a_new_segment_applied_with_the_cli_reaches_existing_profiles_with
     await send(producer, segmenters.topic, Journey(aid, datetime.now(UTC)).page("/docs/api").page("/docs/sdk").hits)
     p = await profile_of(pg, f"anon:{aid}", until=lambda p: p["pageViews"] == 2)
     assert "developers" not in p["segments"]
+    # stored documents the pass meets first: one from before fields were added (it gets
+    # their empty values) and one no code can evaluate (logged, counted, left as it was)
+    old, broken = f"0-{aid}-old", f"0-{aid}-broken"
+    await pg.executemany(
+        "INSERT INTO profiles (id, data) VALUES ($1, $2::jsonb)",
+        [(old, orjson.dumps({"id": old, "segments": []}).decode()), (broken, '{"traits": "?", "pages": 7}')],
+    )
     doc = Path(__file__).parents[3] / "deploy/demo/segments.yaml"
     (tmp_path / "defs.yaml").write_text(
         doc.read_text().replace(
@@ -323,13 +330,20 @@ async def test_a_new_segment_applied_with_the_cli_reaches_existing_profiles_with
         )
     )
     apply_definitions(settings, tmp_path / "defs.yaml")
+    # picked up within the refresh interval, then a pass over every live profile in the
+    # (shared) database reaches this one: how fast that pass is belongs to make bench
     got = await changes.collect(
-        lambda r: r.get("profileId") == p["id"] and r["segmentId"] == "developers", want=1, within=10, settle=0
+        lambda r: r.get("profileId") == p["id"] and r["segmentId"] == "developers", want=1, within=90, settle=0
     )
     assert got and got[0]["change"] == "entered"
     after = await profile_of(pg, f"anon:{aid}")
     assert "developers" in after["segments"]
     assert await redis.sismember("cdp:seg:developers", p["id"])
+    await segmenters.wait_counter(1, "cdp_segmenter_records_total", outcome="unevaluable", reason="reevaluation")
+    assert orjson.loads(await pg.fetchval("SELECT data FROM profiles WHERE id = $1", broken)) == {
+        "traits": "?",
+        "pages": 7,
+    }
 
 
 async def test_a_qualified_lead_that_changes_gets_a_throttled_lead_updated(

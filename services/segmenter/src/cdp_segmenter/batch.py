@@ -34,7 +34,7 @@ from cdp_segmenter.logic.definitions import Definitions
 from cdp_segmenter.logic.evaluation import QUALIFIED, Outcome, evaluate_profile
 from cdp_segmenter.logic.identity import Known, decide, kind
 from cdp_segmenter.logic.leads import build_lead
-from cdp_segmenter.logic.profile import FoldConfig, correct_into, fold_into, merge, new_profile
+from cdp_segmenter.logic.profile import FoldConfig, correct_into, fold_into, merge, new_profile, upgraded
 from cdp_segmenter.logic.rollup import Rollup
 from cdp_segmenter.readmodel import ReadModel
 
@@ -60,6 +60,7 @@ class Applied:
     leads: dict[str, int] = field(default_factory=dict)
     visible_at: float = 0.0
     replayed: dict[str, int] = field(default_factory=dict)  # corrected, unchanged, unowned
+    unevaluable: dict[str, str] = field(default_factory=dict)  # profile id -> why (left as it was)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +156,7 @@ async def _lock_live(conn: asyncpg.Connection, pids: set[str]) -> tuple[dict[str
         while nxt:
             live, nxt = nxt, rows[nxt][1]
         redirect[pid] = live
-    return {pid: data for pid, (data, m) in rows.items() if m is None}, redirect
+    return {pid: upgraded(pid, data) for pid, (data, m) in rows.items() if m is None}, redirect
 
 
 async def apply_batch(
@@ -314,7 +315,11 @@ async def reevaluate(
     outcomes = {}
     for p in profiles.values():
         before = _state(p)
-        out = evaluate_profile(p, defs, now)
+        try:
+            out = evaluate_profile(p, defs, now)
+        except Exception as e:  # one broken document must not stall the pass for everyone
+            result.unevaluable[p["id"]] = f"{type(e).__name__}: {e}"
+            continue
         after = _state(p)
         if before != after:
             changed.append(p)

@@ -100,6 +100,12 @@ def source_of(rec: Record) -> str | None:
     return sid if isinstance(sid, str) else None
 
 
+def _report_pass(task: asyncio.Task[None]) -> None:
+    """A re-evaluation pass that failed (the next refresh starts another) says why."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("the re-evaluation pass failed; retrying at the next refresh", exc_info=task.exception())
+
+
 class SegmenterProcessor:
     stage = "segmenter"
 
@@ -308,6 +314,7 @@ class SegmenterProcessor:
             self.pool
         ) != defs.fingerprint:
             self._pass = asyncio.create_task(self._reevaluate_all(defs))
+            self._pass.add_done_callback(_report_pass)
 
     async def _reevaluate_all(self, defs: Definitions) -> None:
         """Bring every profile up to date with ``defs``, in small transactions beside ingestion."""
@@ -338,6 +345,9 @@ class SegmenterProcessor:
                 self._retries.labels(type(e).__name__).inc()
                 await asyncio.sleep(0.05 + random.random() * 0.1)
         self._account(a, {})
+        for pid, why in a.unevaluable.items():
+            self._records.labels("unevaluable", "reevaluation").inc()
+            logger.error("profile %s could not be re-evaluated and is left as it was: %s", pid, why)
         if a.outbox:
             await self.publish([Emit(t, k, v) for _, t, k, v in a.outbox])
             await store.delete_outbox(self.pool, [i for i, *_ in a.outbox])

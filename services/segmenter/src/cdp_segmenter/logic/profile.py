@@ -65,6 +65,12 @@ def new_profile(profile_id: str) -> dict[str, Any]:
     }
 
 
+def upgraded(profile_id: str, doc: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A stored profile with every field the current code reads: fields added since it was
+    written (or missing from a document written by hand) take their empty value."""
+    return {**new_profile(profile_id), **(doc or {})}
+
+
 def sessions(p: Mapping[str, Any]) -> int:
     return len(p["windows"]) + p["sessionsEvicted"]
 
