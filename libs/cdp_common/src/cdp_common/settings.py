@@ -39,6 +39,9 @@ class CommonSettings(BaseSettings):
     kafka_client: Literal["confluent", "aiokafka"] = "confluent"
     pg_dsn: SecretStr = SecretStr("postgresql://cdp:cdp@127.0.0.1:5432/cdp")
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # where a stream process serves /metrics, /health and /health/live: loopback by default;
+    # 0.0.0.0 in a container, so probes and Prometheus reach it (deploy/helm sets it)
+    metrics_host: str = "127.0.0.1"
 
 
 class TopicSettings(BaseSettings):

@@ -85,6 +85,7 @@ def run(processor: Processor, common: CommonSettings, options: StreamOptions, re
             auto_offset_reset=options.auto_offset_reset,
             registry=registry,
             metrics_port=options.metrics_port,
+            metrics_host=common.metrics_host,
         )
         faust_adapter.run(app, log_level=common.log_level)
         return
@@ -108,6 +109,7 @@ def run(processor: Processor, common: CommonSettings, options: StreamOptions, re
         batch_size=options.batch_size,
         batch_within_s=options.batch_within_s,
         metrics_port=options.metrics_port,
+        metrics_host=common.metrics_host,
     )
 
     async def main() -> int:

@@ -49,6 +49,7 @@ class EngineConfig:
     lag_interval_s: float = 1.0
     shutdown_timeout_s: float = 20.0
     metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
 
 def last_offsets(batch: list[Record]) -> dict[TP, int]:
@@ -103,7 +104,7 @@ class Engine:
         self.consumer = consumer or make_consumer(config.client, config.consumer)
         self.producer = producer or make_producer(config.client, config.producer)
         self.offsets = Offsets()
-        self.ops = OpsServer(registry, self.health, port=config.metrics_port) if config.metrics_port else None
+        self.ops = OpsServer(registry, self.health, host=config.metrics_host, port=config.metrics_port) if config.metrics_port else None
         self._stop = asyncio.Event()
         self._last_commit = time.monotonic()
         self._last_lag = 0.0

@@ -42,10 +42,11 @@ def create_app(
     auto_offset_reset: str,
     registry: CollectorRegistry,
     metrics_port: int | None,
+    metrics_host: str = "127.0.0.1",
 ) -> faust.App:
     health = Health()
     runtime = StageRuntime(processor, registry, health)
-    ops = OpsServer(registry, health, port=metrics_port) if metrics_port else None
+    ops = OpsServer(registry, health, host=metrics_host, port=metrics_port) if metrics_port else None
     datadir = Path(tempfile.gettempdir()) / "cdp-faust"
     datadir.mkdir(exist_ok=True)
     app = faust.App(
