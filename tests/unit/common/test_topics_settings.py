@@ -49,3 +49,12 @@ def test_settings_read_a_dotenv_file(tmp_path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("CDP_REDIS_URL", raising=False)
     (tmp_path / ".env").write_text("CDP_REDIS_URL=redis://elsewhere:6380/1\n")
     assert CommonSettings().redis_url == "redis://elsewhere:6380/1"
+
+
+def test_replication_and_min_insync_reach_every_topic_and_min_insync_cannot_exceed_replicas() -> None:
+    specs = topic_specs(partitions=3, replication_factor=3, min_insync_replicas=2)
+    assert {s.replication_factor for s in specs} == {3}
+    assert {s.configs()["min.insync.replicas"] for s in specs} == {"2"}
+    assert "min.insync.replicas" not in topic_specs(partitions=3)[0].configs()  # the broker's default
+    with pytest.raises(ValueError, match="above replication_factor"):
+        TopicSettings(replication_factor=1, min_insync_replicas=2)

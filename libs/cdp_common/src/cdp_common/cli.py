@@ -49,6 +49,8 @@ async def cmd_topics(args: argparse.Namespace, settings: CommonSettings) -> int:
         partitions=topic_settings.partitions,
         partition_overrides=topic_settings.partition_overrides,
         retention_hours=topic_settings.retention_hours,
+        replication_factor=topic_settings.replication_factor,
+        min_insync_replicas=topic_settings.min_insync_replicas,
     )
     admin = make_admin(settings)
     await admin.start()

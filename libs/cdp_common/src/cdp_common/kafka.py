@@ -79,7 +79,7 @@ async def ensure_topics(
     to_create = [s for s in specs if s.name not in existing]
     if to_create and not verify_only:
         response = await admin.create_topics(
-            [NewTopic(s.name, s.partitions, 1, topic_configs=s.configs()) for s in to_create]
+            [NewTopic(s.name, s.partitions, s.replication_factor, topic_configs=s.configs()) for s in to_create]
         )
         for name, code, *rest in response.topic_errors:
             if code not in (0, _TOPIC_ALREADY_EXISTS):

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cdp_common.topics import Topic
@@ -47,13 +47,18 @@ class CommonSettings(BaseSettings):
 class TopicSettings(BaseSettings):
     """Topic layout: ``CDP_TOPIC_PARTITIONS=8``,
     ``CDP_TOPIC_PARTITION_OVERRIDES='{"cdp.hits.raw": 12}'``,
-    ``CDP_TOPIC_RETENTION_HOURS='{"cdp.hits.raw": 6}'``."""
+    ``CDP_TOPIC_RETENTION_HOURS='{"cdp.hits.raw": 6}'``; on a cluster of three brokers,
+    ``CDP_TOPIC_REPLICATION_FACTOR=3`` and ``CDP_TOPIC_MIN_INSYNC_REPLICAS=2``."""
 
     model_config = _config("CDP_TOPIC_")
 
     partitions: int = Field(default=4, ge=1, le=1000)
     partition_overrides: dict[str, int] = Field(default_factory=dict)
     retention_hours: dict[str, float] = Field(default_factory=dict)
+    # copies of each partition, and how many must have a write before it is acknowledged
+    # (producers use acks=all): with 3 and 2, one broker can be lost without losing a write
+    replication_factor: int = Field(default=1, ge=1, le=16)
+    min_insync_replicas: int | None = Field(default=None, ge=1, le=16)
 
     @field_validator("partition_overrides", "retention_hours")
     @classmethod
@@ -63,6 +68,15 @@ class TopicSettings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown topic(s) {unknown}; known: {sorted(known)}")
         return v
+
+    @model_validator(mode="after")
+    def _insync_within_replicas(self) -> TopicSettings:
+        if self.min_insync_replicas is not None and self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"min_insync_replicas ({self.min_insync_replicas}) above replication_factor "
+                f"({self.replication_factor}): no write could ever be acknowledged"
+            )
+        return self
 
 
 class CollectorSettings(BaseSettings):

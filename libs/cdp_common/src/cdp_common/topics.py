@@ -32,9 +32,14 @@ class TopicSpec:
     cleanup_policy: str = "delete"
     description: str = ""
     extra: tuple[tuple[str, str], ...] = ()
+    replication_factor: int = 1
+    min_insync_replicas: int | None = None
 
     def configs(self) -> dict[str, str]:
-        return {"retention.ms": str(self.retention_ms), "cleanup.policy": self.cleanup_policy, **dict(self.extra)}
+        out = {"retention.ms": str(self.retention_ms), "cleanup.policy": self.cleanup_policy, **dict(self.extra)}
+        if self.min_insync_replicas is not None:
+            out["min.insync.replicas"] = str(self.min_insync_replicas)
+        return out
 
 
 # Defaults. The raw topic holds full client IPs, so it is kept short (24 h): long enough
@@ -79,6 +84,8 @@ def topic_specs(
     partitions: int,
     partition_overrides: dict[str, int] | None = None,
     retention_hours: dict[str, float] | None = None,
+    replication_factor: int = 1,
+    min_insync_replicas: int | None = None,
 ) -> list[TopicSpec]:
     """The wanted layout of every topic, defaults merged with configured overrides."""
     partition_overrides = partition_overrides or {}
@@ -97,6 +104,8 @@ def topic_specs(
                 cleanup_policy="compact,delete" if topic in COMPACTED else "delete",
                 description=DESCRIPTIONS[topic],
                 extra=COMPACTED.get(topic, ()),
+                replication_factor=replication_factor,
+                min_insync_replicas=min_insync_replicas,
             )
         )
     return specs

@@ -104,7 +104,11 @@ class Engine:
         self.consumer = consumer or make_consumer(config.client, config.consumer)
         self.producer = producer or make_producer(config.client, config.producer)
         self.offsets = Offsets()
-        self.ops = OpsServer(registry, self.health, host=config.metrics_host, port=config.metrics_port) if config.metrics_port else None
+        self.ops = (
+            OpsServer(registry, self.health, host=config.metrics_host, port=config.metrics_port)
+            if config.metrics_port
+            else None
+        )
         self._stop = asyncio.Event()
         self._last_commit = time.monotonic()
         self._last_lag = 0.0
