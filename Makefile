@@ -9,7 +9,16 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 REQS := requirements-dev.txt constraints.txt $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
 
+# CDP_KAFKA_NODES=3: a local cluster of three brokers, topics with three replicas
+CDP_KAFKA_NODES ?= 1
+export CDP_KAFKA_NODES
+ifeq ($(CDP_KAFKA_NODES),3)
+export CDP_KAFKA_BOOTSTRAP ?= 127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096
+export CDP_TOPIC_REPLICATION_FACTOR ?= 3
+export CDP_TOPIC_MIN_INSYNC_REPLICAS ?= 2
+else
 export CDP_KAFKA_BOOTSTRAP ?= 127.0.0.1:9092
+endif
 export CDP_PG_DSN ?= postgresql://cdp:cdp@127.0.0.1:5432/cdp
 export CDP_REDIS_URL ?= redis://127.0.0.1:6379/0
 # two uvicorn workers on the 2-core box: one per core; Kafka and the rest share them
@@ -67,6 +76,7 @@ logs:
 test: install infra-up
 	@bash deploy/local/browser.sh
 	@bash deploy/local/clients.sh
+	@bash deploy/helm/check.sh tools
 	@$(BIN)/cdp migrate
 	@$(BIN)/cdp topics >/dev/null
 	$(BIN)/pytest
