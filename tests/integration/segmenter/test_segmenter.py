@@ -273,6 +273,52 @@ async def test_two_instances_on_two_devices_of_one_person_end_with_exact_counter
     segmenters.alive()
 
 
+async def test_four_instances_resolve_people_seen_on_four_devices_at_once_into_one_profile_each(
+    segmenters: Segmenters, producer, pg
+) -> None:
+    """Each person browses anonymously on four devices, then identifies on all of them and
+    browses on: every device on its own partition, so four instances merge the same person
+    concurrently. Each ends as one live profile owning every id, with exact counters."""
+    people, uid = 10, _uid()
+    t0 = datetime.now(UTC) - timedelta(hours=3)
+    devices: dict[str, list[Journey]] = {}
+    for i in range(people):
+        email = f"multi.{i}.{uid}@example.org"
+        devices[email] = [Journey(f"m{i}-{d}-{uid}", t0 + timedelta(minutes=d)) for d in range(4)]
+        for j in devices[email]:
+            for k in range(4):
+                j.page(f"/before/{k}")
+            j.identify(email=email)
+            for k in range(4):
+                j.page(f"/after/{k}")
+    for _ in range(4):
+        segmenters.start()
+    await segmenters.wait_all_consuming(producer)
+    for step in range(9):  # the same step of every device at once, each device to its partition
+        await asyncio.gather(
+            *(
+                send(
+                    producer,
+                    segmenters.topic,
+                    [j.hits[step] for js in devices.values() for j in js[d : d + 1]],
+                    partition=d,
+                )
+                for d in range(4)
+            )
+        )
+    for email, js in devices.items():
+        p = await profile_of(pg, f"email:{email}", within=90, until=lambda p: p["pageViews"] >= 32)
+        assert p["pageViews"] == 32 and sum(p["pages"].values()) == 32, email
+        assert set(p["anonymousIds"]) == {j.anonymous_id for j in js}
+        ids = [f"anon:{j.anonymous_id}" for j in js] + [f"email:{email}"]
+        owners = await pg.fetch("SELECT DISTINCT profile_id FROM identities WHERE id = ANY($1::text[])", ids)
+        assert [r["profile_id"] for r in owners] == [p["id"]], email  # never split
+        assert await pg.fetchval("SELECT merged_into FROM profiles WHERE id = $1", p["id"]) is None
+    for i in range(4):  # every instance took part
+        assert segmenters.counter("cdp_segmenter_records_total", i, outcome="applied", reason="ok") > 0
+    segmenters.alive()
+
+
 async def test_bad_input_is_rejected_with_a_reason_bots_are_dropped_and_the_service_goes_on(
     segmenters: Segmenters, producer, pg, rejected_tail: TopicTail
 ) -> None:
