@@ -11,6 +11,13 @@ again; the marketing-automation sandbox answering 50% 5xx, then 429 with Retry-A
 with 2 s latency, then recovering. After each fault the run waits (explicitly, with a
 deadline) until a fresh event reaches its profile, or for sandbox faults a fresh lead
 reaches every destination, and reports how long that took.
+
+    python -m tests.chaos --short --brokers 3 --only broker-loss
+
+runs on a cluster of three KRaft brokers (topics with three replicas, min.insync.replicas
+2) and kills one broker at a time with -9 during traffic: the platform must go on while it
+is down (a fresh event reaches its profile before the broker is back), and nothing may be
+lost or doubled.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from cdp_common.rejects import partitions_of
 from tests.chaos.checks import DESTINATIONS, FaultRow, Held, check_table, evaluate, fault_table, metric
 from tests.chaos.platform import WRITE_KEY, Platform
 from tests.chaos.traffic import CHROME, Traffic
+from tests.integration.faults.infra import PrivateKafka
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,7 @@ class Form:
     spread_s: float  # leads are made over about this long (the faults' duration)
 
 
+FAULTS = ("kill", "kafka", "postgres", "redis", "destinations", "broker-loss")
 SHORT = Form(cycles=1, outage_s=8, destination_fault_s=8, settle_s=3, people=80, rate=25, converge_s=240, spread_s=120)
 LONG = Form(
     cycles=3, outage_s=20, destination_fault_s=30, settle_s=10, people=400, rate=40, converge_s=600, spread_s=800
@@ -68,9 +77,10 @@ async def _until(check: Callable[[], Awaitable[bool]], within: float) -> float |
 
 
 class Run:
-    def __init__(self, platform: Platform, form: Form) -> None:
+    def __init__(self, platform: Platform, form: Form, only: tuple[str, ...] = FAULTS) -> None:
         self.p = platform
         self.form = form
+        self.only = only
         self.run = uuid.uuid4().hex[:6]
         self.traffic = Traffic(platform.collector_url, WRITE_KEY, self.run, form.people, form.rate, form.spread_s)
         self.rows: list[FaultRow] = []
@@ -172,6 +182,20 @@ class Run:
 
         return do
 
+    def broker_loss(self, node: int) -> Callable[[], Awaitable[None]]:
+        """kill -9 of one broker of three; the pipeline must flow while it is gone."""
+
+        async def do() -> None:
+            await asyncio.to_thread(self.p.kafka.kill, node)
+            took = await self.probe_profile(self.form.converge_s)
+            if took is None:
+                raise RuntimeError(f"with broker {node + 1} of 3 down, a fresh event never reached its profile")
+            print(f"    broker {node + 1} down: a fresh event reached its profile in {took:.1f} s", flush=True)
+            await asyncio.sleep(self.form.outage_s)
+            await asyncio.to_thread(self.p.kafka.start, node)
+
+        return do
+
     def destination(self, **faults: Any) -> Callable[[], Awaitable[None]]:
         async def do() -> None:
             self.p.faults(**faults)
@@ -183,18 +207,27 @@ class Run:
     async def all_faults(self) -> None:
         for cycle in range(self.form.cycles):
             print(f"cycle {cycle + 1} of {self.form.cycles}", flush=True)
-            for service in ("collector", "enricher", "segmenter", "syncer"):
-                await self.fault(f"kill -9 {service}", self.kill9(service))
-            await self.fault("Kafka broker stopped", self.outage(self.p.kafka))
-            await self.fault("Postgres stopped", self.outage(self.p.postgres))
-            await self.fault("Redis stopped", self.outage(self.p.redis))
-            await self.fault("destinations 50% 5xx", self.destination(error_rate=0.5), probe="lead")
-            await self.fault(
-                "destinations 429 + Retry-After 2 s",
-                self.destination(throttle_next=30, retry_after_s=2),
-                probe="lead",
-            )
-            await self.fault("destinations 2 s latency", self.destination(latency_s=2.0), probe="lead")
+            if "kill" in self.only:
+                for service in ("collector", "enricher", "segmenter", "syncer"):
+                    await self.fault(f"kill -9 {service}", self.kill9(service))
+            if "kafka" in self.only:
+                name = "Kafka broker stopped" if self.p.kafka.nodes == 1 else "every Kafka broker stopped"
+                await self.fault(name, self.outage(self.p.kafka))
+            if "broker-loss" in self.only and self.p.kafka.nodes >= 3:
+                for node in range(self.p.kafka.nodes):
+                    await self.fault(f"kill -9 broker {node + 1} of {self.p.kafka.nodes}", self.broker_loss(node))
+            if "postgres" in self.only:
+                await self.fault("Postgres stopped", self.outage(self.p.postgres))
+            if "redis" in self.only:
+                await self.fault("Redis stopped", self.outage(self.p.redis))
+            if "destinations" in self.only:
+                await self.fault("destinations 50% 5xx", self.destination(error_rate=0.5), probe="lead")
+                await self.fault(
+                    "destinations 429 + Retry-After 2 s",
+                    self.destination(throttle_next=30, retry_after_s=2),
+                    probe="lead",
+                )
+                await self.fault("destinations 2 s latency", self.destination(latency_s=2.0), probe="lead")
 
     # ---- the end ---------------------------------------------------------------------------
 
@@ -265,8 +298,8 @@ async def _read_topic(bootstrap: str, topic: str) -> list[bytes]:
         await consumer.stop()
 
 
-async def main(form: Form) -> int:
-    platform = Platform()
+async def main(form: Form, brokers: int = 1, only: tuple[str, ...] = FAULTS) -> int:
+    platform = Platform(kafka=PrivateKafka(nodes=brokers))
     started = datetime.now(UTC)
     me = asyncio.current_task()
     assert me is not None
@@ -274,7 +307,7 @@ async def main(form: Form) -> int:
     print(f"chaos: starting a private platform ({started:%Y-%m-%d %H:%M} UTC)", flush=True)
     try:
         await asyncio.to_thread(platform.up)
-        run = Run(platform, form)
+        run = Run(platform, form, only)
         first = await run.probe_profile(120)
         if first is None:
             print("chaos: the platform never processed a first event", file=sys.stderr)
@@ -309,8 +342,14 @@ async def main(form: Form) -> int:
 def cli() -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.chaos", description=__doc__.split("\n\n")[0])
     parser.add_argument("--short", action="store_true", help="each fault once, short outages (CI)")
+    parser.add_argument("--brokers", type=int, choices=[1, 3], default=1, help="Kafka nodes (3: a replicated cluster)")
+    parser.add_argument("--only", default=",".join(FAULTS), help=f"comma list of fault kinds: {', '.join(FAULTS)}")
     args = parser.parse_args()
-    return asyncio.run(main(SHORT if args.short else LONG))
+    only = tuple(f.strip() for f in args.only.split(",") if f.strip())
+    unknown = set(only) - set(FAULTS)
+    if unknown:
+        parser.error(f"unknown fault kind(s) {sorted(unknown)}")
+    return asyncio.run(main(SHORT if args.short else LONG, args.brokers, only))
 
 
 if __name__ == "__main__":

@@ -56,12 +56,15 @@ class Platform:
 
     @property
     def env(self) -> dict[str, str]:
-        return {
+        env = {
             "CDP_KAFKA_BOOTSTRAP": self.kafka.bootstrap,
             "CDP_PG_DSN": self.postgres.dsn,
             "CDP_REDIS_URL": self.redis.url,
             "CDP_CONFIG": "/dev/null",
         }
+        if self.kafka.nodes >= 3:  # every partition on three brokers, a write on two before its ack
+            env |= {"CDP_TOPIC_REPLICATION_FACTOR": "3", "CDP_TOPIC_MIN_INSYNC_REPLICAS": "2"}
+        return env
 
     def cdp(self, *args: str) -> str:
         done = subprocess.run(

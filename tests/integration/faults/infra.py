@@ -10,6 +10,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.helpers import ROOT, free_port
@@ -114,39 +115,130 @@ class PrivateRedis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class PrivateKafka:
-    """A single-node KRaft broker of its own (the jars `deploy/local/kafka.sh install`
-    fetched), on free ports, so a fault run can stop it without touching the shared one."""
+class PrivateRedisCluster:
+    """A Redis Cluster of three masters (no replicas) on free ports, started natively:
+    every slot is owned by one of them, as in a managed cluster."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.controller_port = free_port()
+    def __init__(self, masters: int = 3) -> None:
+        self.ports = [self._node_port() for _ in range(masters)]
+        self.dir = Path(tempfile.mkdtemp(prefix="cdp-redis-cluster-"))
+        self.url = f"redis://127.0.0.1:{self.ports[0]}/0"
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> PrivateRedisCluster:
+        redis_server = shutil.which("redis-server") or "/usr/bin/redis-server"
+        for port in self.ports:
+            node_dir = self.dir / str(port)
+            node_dir.mkdir()
+            self.procs.append(
+                subprocess.Popen(
+                    [redis_server, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(node_dir),
+                     "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                     "--cluster-node-timeout", "5000", "--appendonly", "no", "--save", ""],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )  # fmt: skip
+        for port in self.ports:
+            self._wait(lambda port=port: self._cli(port, "ping") == "PONG", "node up")
+        created = subprocess.run(
+            ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports), "--cluster-yes"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if created.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout}{created.stderr}")
+        for port in self.ports:
+            self._wait(lambda port=port: "cluster_state:ok" in self._cli(port, "cluster", "info"), "cluster ok")
+        return self
+
+    @staticmethod
+    def _node_port() -> int:
+        """A free port whose cluster bus port (the port + 10000) is a free port too."""
+        while True:
+            port = free_port()
+            if port + 10000 > 65535:
+                continue
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port + 10000))
+                except OSError:
+                    continue
+            return port
+
+    def keys_per_master(self) -> dict[int, int]:
+        return {port: int(self._cli(port, "dbsize")) for port in self.ports}
+
+    @staticmethod
+    def _cli(port: int, *args: str) -> str:
+        return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True).stdout.strip()
+
+    @staticmethod
+    def _wait(check: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if check():
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"private redis cluster: {what} not reached")
+
+    def destroy(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(15)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PrivateKafka:
+    """A KRaft Kafka of its own (the jars `deploy/local/kafka.sh install` fetched), on free
+    ports, so a fault run can stop it without touching the shared one: one node, or
+    ``nodes`` combined broker+controller nodes (three: a controller quorum and every
+    partition on three brokers that survives losing any one of them)."""
+
+    def __init__(self, nodes: int = 1) -> None:
+        self.nodes = nodes
+        self.ports = [free_port() for _ in range(nodes)]
+        self.controller_ports = [free_port() for _ in range(nodes)]
         self.home = Path(tempfile.mkdtemp(prefix="cdp-kafka-"))
-        self.bootstrap = f"127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.bootstrap = ",".join(f"127.0.0.1:{p}" for p in self.ports)
+        self.procs: list[subprocess.Popen[bytes] | None] = [None] * nodes
         self.libs = ROOT / ".data" / "kafka" / "libs"
 
-    def _config(self) -> Path:
-        path = self.home / "server.properties"
+    @property
+    def port(self) -> int:
+        return self.ports[0]
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        return self.procs[0]
+
+    def _config(self, node: int) -> Path:
+        path = self.home / f"server-{node}.properties"
+        voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(self.controller_ports))
+        port, ctrl = self.ports[node], self.controller_ports[node]
+        copies, min_isr = min(self.nodes, 3), min(self.nodes, 2)
         path.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@127.0.0.1:{self.controller_port}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
+                    f"node.id={node + 1}",
+                    f"controller.quorum.voters={voters}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{ctrl}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
                     "controller.listener.names=CONTROLLER",
                     "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
                     "inter.broker.listener.name=PLAINTEXT",
-                    f"log.dirs={self.home / 'data'}",
+                    f"log.dirs={self.home / f'data-{node}'}",
                     "num.partitions=4",
-                    "offsets.topic.replication.factor=1",
+                    f"default.replication.factor={copies}",
+                    f"offsets.topic.replication.factor={copies}",
                     "offsets.topic.num.partitions=8",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
+                    f"transaction.state.log.replication.factor={copies}",
+                    f"transaction.state.log.min.isr={min_isr}",
+                    f"share.coordinator.state.topic.replication.factor={copies}",
+                    f"share.coordinator.state.topic.min.isr={min_isr}",
                     "group.initial.rebalance.delay.ms=0",
                     "num.network.threads=2",
                     "num.io.threads=2",
@@ -160,55 +252,83 @@ class PrivateKafka:
     def create(self) -> PrivateKafka:
         if not self.libs.is_dir():
             subprocess.run(["bash", str(ROOT / "deploy/local/kafka.sh"), "install"], check=True, timeout=600)
-        config = self._config()
         cp = f"{self.libs}/*"
         cluster = subprocess.run(
             ["java", "-cp", cp, "kafka.tools.StorageTool", "random-uuid"], capture_output=True, text=True, check=True
         ).stdout.split()[-1]
-        subprocess.run(
-            ["java", "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(config), "-g"],
-            capture_output=True,
-            check=True,
-            timeout=120,
-        )
+        for node in range(self.nodes):
+            subprocess.run(
+                [
+                    "java",
+                    "-cp",
+                    cp,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster,
+                    "-c",
+                    str(self._config(node)),
+                    "-g",
+                ],
+                capture_output=True,
+                check=True,
+                timeout=120,
+            )
         self.start()
         return self
 
-    def start(self) -> None:
-        log = (self.home / "kafka.log").open("ab")
-        self.proc = subprocess.Popen(
-            [
-                "java",
-                "-Xms384m",
-                "-Xmx384m",
-                "-XX:+UseG1GC",
-                f"-Dlog4j2.configurationFile={ROOT / 'deploy/local/kafka/log4j2.properties'}",
-                "-cp",
-                f"{self.libs}/*",
-                "kafka.Kafka",
-                str(self.home / "server.properties"),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"private kafka exited with {self.proc.returncode} (see {self.home / 'kafka.log'})")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                return
-            time.sleep(0.2)
-        raise TimeoutError("private kafka did not start")
+    def start(self, node: int | None = None) -> None:
+        """Start every node (a quorum must come up together) or one that was stopped."""
+        nodes = range(self.nodes) if node is None else [node]
+        heap = "384m" if self.nodes == 1 else "320m"
+        for n in nodes:
+            log = (self.home / f"kafka-{n}.log").open("ab")
+            self.procs[n] = subprocess.Popen(
+                [
+                    "java",
+                    f"-Xms{heap}",
+                    f"-Xmx{heap}",
+                    "-XX:+UseG1GC",
+                    f"-Dlog4j2.configurationFile={ROOT / 'deploy/local/kafka/log4j2.properties'}",
+                    "-cp",
+                    f"{self.libs}/*",
+                    "kafka.Kafka",
+                    str(self.home / f"server-{n}.properties"),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 120
+        for n in nodes:
+            proc = self.procs[n]
+            assert proc is not None
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"private kafka node {n} exited with {proc.returncode} (see {self.home})")
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.ports[n]), timeout=1):
+                    break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"private kafka node {n} did not start")
+                time.sleep(0.2)
 
-    def stop(self) -> None:
-        """A clean shutdown (SIGTERM), as an operator's restart does."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+    def stop(self, node: int | None = None) -> None:
+        """A clean shutdown (SIGTERM) of every node or one, as an operator's restart does."""
+        for n in range(self.nodes) if node is None else [node]:
+            proc = self.procs[n]
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(10)
+
+    def kill(self, node: int) -> None:
+        """A broker lost at once (kill -9): no controlled shutdown, no leadership handed over."""
+        proc = self.procs[node]
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
 
     def destroy(self) -> None:
         self.stop()

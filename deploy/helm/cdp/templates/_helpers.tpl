@@ -80,6 +80,10 @@ app.kubernetes.io/component: {{ index . 1 }}
 - name: CDP_REDIS_URL
   value: {{ include "cdp.redisUrl" . | quote }}
 {{- end }}
+{{- if .Values.redis.cluster }}
+- name: CDP_REDIS_CLUSTER
+  value: "true"
+{{- end }}
 {{- range $k, $v := .Values.config.extraEnv }}
 - name: {{ $k }}
   value: {{ $v | quote }}

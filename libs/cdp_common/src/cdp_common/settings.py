@@ -39,6 +39,9 @@ class CommonSettings(BaseSettings):
     kafka_client: Literal["confluent", "aiokafka"] = "confluent"
     pg_dsn: SecretStr = SecretStr("postgresql://cdp:cdp@127.0.0.1:5432/cdp")
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # a Redis Cluster at redis_url (any node): keys are spread over the masters by slot,
+    # pipelines are split by slot, and nothing needs two keys of different slots at once
+    redis_cluster: bool = False
     # where a stream process serves /metrics, /health and /health/live: loopback by default;
     # 0.0.0.0 in a container, so probes and Prometheus reach it (deploy/helm sets it)
     metrics_host: str = "127.0.0.1"

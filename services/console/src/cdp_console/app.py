@@ -63,7 +63,7 @@ class State:
         self.origins: frozenset[str] = frozenset()  # every source's allowed origins (preflights)
         self.limiter = RateLimiter(settings.personalize_rate, settings.personalize_burst)
         self.erasing = asyncio.Lock()
-        self.lookup = self.redis.register_script(LOOKUP)
+        self.lookup = None if common.redis_cluster else self.redis.register_script(LOOKUP)
         self.slots: list[Slot] = []
         self.registry = CollectorRegistry()
         self.personalize_seconds = Histogram(
@@ -72,6 +72,15 @@ class State:
             registry=self.registry,
             buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1),
         )
+
+    async def summary_of(self, keys: RedisKeys, anonymous_id: str) -> bytes | None:
+        """The profile summary an anonymousId points to: one round trip inside Redis; on a
+        cluster two (the id's key and the profile's key live in different slots)."""
+        if self.lookup is not None:
+            raw: bytes | None = await self.lookup(keys=[keys.anonymous(anonymous_id)], args=[keys.profile_prefix])
+            return raw
+        pid = await self.redis.get(keys.anonymous(anonymous_id))
+        return await self.redis.get(keys.profile(pid.decode())) if pid else None
 
     async def refresh(self) -> None:
         assert self.pool is not None
@@ -596,8 +605,7 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
             )
             return _grant(origin, allowed, limited)
         keys = RedisKeys(st.settings.redis_prefix)
-        # one round trip: the anonymousId's profile id, then its summary, inside Redis
-        raw = await st.lookup(keys=[keys.anonymous(anonymous_id)], args=[keys.profile_prefix])
+        raw = await st.summary_of(keys, anonymous_id)
         summary = orjson.loads(raw) if raw else None
         slots = [s for s in st.slots if not slot or s.id in slot]
         body = {"variants": choose(slots, summary)}
