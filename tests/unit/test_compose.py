@@ -3,9 +3,13 @@ its services, ports and CDP_* variables must match the code's settings."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import yaml
 from pydantic_settings import BaseSettings
 
@@ -66,3 +70,26 @@ def test_every_built_service_exists_and_every_service_is_in_compose() -> None:
         env = services[name].get("environment") or {}
         if port_var in env:
             assert f"{env[port_var]}:{env[port_var]}" in services[name]["ports"]
+
+
+COMPOSE_GO = "github.com/compose-spec/compose-go/v2@v2.10.0"  # Docker Compose's own loader
+
+
+def test_the_file_is_valid_against_the_compose_specification() -> None:
+    """What `docker compose config` checks first, without a Docker engine: the Compose
+    Specification's JSON schema (from compose-go, the loader docker compose uses), and a
+    misspelt key is caught by it."""
+    found = subprocess.run(
+        ["go", "mod", "download", "-json", COMPOSE_GO],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"},
+        cwd=ROOT,
+    )
+    schema = json.loads((Path(json.loads(found.stdout)["Dir"]) / "schema/compose-spec.json").read_text())
+    validator = jsonschema_rs.validator_for(schema)
+    compose = _compose()
+    assert [str(e) for e in validator.iter_errors(compose)] == []
+    typo = {**compose, "services": {**compose["services"], "kafka": {**compose["services"]["kafka"], "imagee": "x"}}}
+    assert any("imagee" in str(e) for e in validator.iter_errors(typo))
