@@ -27,6 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.collector import ROOT, machine_facts, publish
 from bench.enricher import create_topics, delete_topics, fill
+from cdp_common.kafka_access import KafkaAccess
 from cdp_common.stream.client import ConsumerConfig, ProducerConfig, make_consumer, make_producer
 from cdp_common.stream.types import Emit
 
@@ -46,7 +47,7 @@ def proc_cpu_s(pid: int) -> float:
 
 
 async def produce(client: str, topic: str, n: int, mode: str) -> dict[str, float]:
-    p = make_producer(client, ProducerConfig(bootstrap=BOOTSTRAP, client_id="bench"))  # type: ignore[arg-type]
+    p = make_producer(client, ProducerConfig(kafka=KafkaAccess(BOOTSTRAP), client_id="bench"))  # type: ignore[arg-type]
     await p.start()
     try:
         c0, t0 = cpu_s(), time.perf_counter()
@@ -74,7 +75,10 @@ async def consume(client: str, topic: str, n: int) -> dict[str, float]:
     c = make_consumer(
         client,  # type: ignore[arg-type]
         ConsumerConfig(
-            bootstrap=BOOTSTRAP, group_id=f"bench-consume-{uuid.uuid4().hex[:6]}", client_id="bench", topics=(topic,)
+            kafka=KafkaAccess(BOOTSTRAP),
+            group_id=f"bench-consume-{uuid.uuid4().hex[:6]}",
+            client_id="bench",
+            topics=(topic,),
         ),
     )
     await c.start(lambda tps: None, lambda tps: {})

@@ -161,9 +161,10 @@ class TopicTail:
 
 async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     """The end offset of every partition of ``topic`` now."""
+    from cdp_common.kafka_access import KafkaAccess
     from cdp_common.rejects import partitions_of
 
-    tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+    tps = [TopicPartition(topic, p) for p in await partitions_of(KafkaAccess(bootstrap), topic)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
@@ -176,9 +177,10 @@ async def group_caught_up(bootstrap: str, group: str, topic: str, since: Mapping
     """Whether ``group`` has committed up to the end of every partition of ``topic``; with
     ``since`` (``end_offsets`` taken earlier), only of the partitions written to after it (a
     group that started at ``latest`` never commits a partition nothing reached it on)."""
+    from cdp_common.kafka_access import KafkaAccess
     from cdp_common.rejects import partitions_of
 
-    tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+    tps = [TopicPartition(topic, p) for p in await partitions_of(KafkaAccess(bootstrap), topic)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:

@@ -57,11 +57,13 @@ render() {
 
 crds() {  # every CRD the chart's operator kinds need, in $TOOLS/crds
     local dir="$TOOLS/crds" stamp="$TOOLS/crds/.versions"
-    local want="$KEDA_VERSION $CNPG_VERSION $PROMETHEUS_OPERATOR_VERSION $STRIMZI_VERSION"
+    local want="$KEDA_VERSION $CNPG_VERSION $PROMETHEUS_OPERATOR_VERSION $STRIMZI_VERSION triggerauthentications"
     [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && return 0
     rm -rf "$dir" && mkdir -p "$dir"
     log "CRDs: KEDA $KEDA_VERSION and CloudNativePG $CNPG_VERSION (Go module proxy)"
-    cp "$(module_dir "github.com/kedacore/keda/v2@$KEDA_VERSION")"/config/crd/bases/keda.sh_scaledobjects.yaml "$dir/"
+    local keda
+    keda="$(module_dir "github.com/kedacore/keda/v2@$KEDA_VERSION")/config/crd/bases"
+    cp "$keda/keda.sh_scaledobjects.yaml" "$keda/keda.sh_triggerauthentications.yaml" "$dir/"
     cp "$(module_dir "github.com/cloudnative-pg/cloudnative-pg@$CNPG_VERSION")"/config/crd/bases/postgresql.cnpg.io_clusters.yaml "$dir/"
 
     log "CRDs: Prometheus operator $PROMETHEUS_OPERATOR_VERSION, generated from its Go API types"

@@ -38,6 +38,7 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from cdp_common.kafka_access import KafkaAccess
 from cdp_common.rejects import partitions_of
 from tests.chaos.checks import DESTINATIONS, FaultRow, Held, check_table, evaluate, fault_table, metric
 from tests.chaos.platform import WRITE_KEY, Platform
@@ -284,7 +285,7 @@ async def _read_topic(bootstrap: str, topic: str) -> list[bytes]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+        tps = [TopicPartition(topic, p) for p in await partitions_of(KafkaAccess(bootstrap), topic)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)

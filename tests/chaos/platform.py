@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -53,6 +54,9 @@ class Platform:
     services: dict[str, Service] = field(default_factory=dict)
     collector_url: str = ""
     sandbox_url: str = ""
+    # per process (a service's name, or "cdp" for the commands): variables over ``env``,
+    # such as the Kafka user each one connects as
+    service_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def env(self) -> dict[str, str]:
@@ -69,7 +73,7 @@ class Platform:
     def cdp(self, *args: str) -> str:
         done = subprocess.run(
             [sys.executable, "-m", "cdp_common.cli", *args],
-            env={**self.env, "PATH": "/usr/bin:/bin"},
+            env={**self.env, **self.service_env.get("cdp", {}), "PATH": "/usr/bin:/bin"},
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -79,8 +83,12 @@ class Platform:
             raise RuntimeError(f"cdp {' '.join(args)} failed: {done.stdout}{done.stderr}")
         return done.stdout
 
-    def up(self) -> None:
+    def up(self, kafka_ready: Callable[[PrivateKafka], object] | None = None) -> None:
+        """Everything, fresh; ``kafka_ready`` runs once the broker is up, before any service
+        (to grant ACLs on a secured one)."""
         self.kafka.create()
+        if kafka_ready is not None:
+            kafka_ready(self.kafka)
         self.postgres.create()
         self.redis.start()
         self.cdp("topics")
@@ -135,7 +143,8 @@ class Platform:
                 f"http://127.0.0.1:{ports['syncer']}/metrics",
             ),
         }
-        for s in self.services.values():
+        for name, s in self.services.items():
+            s.env |= self.service_env.get(name, {})
             s.start()
 
     def down(self) -> None:

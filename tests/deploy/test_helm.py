@@ -111,7 +111,8 @@ def test_each_processor_scales_on_its_own_group_lag_and_never_beyond_its_partiti
         meta = trigger["metadata"]
         assert trigger["type"] == "kafka"
         assert (meta["consumerGroup"], meta["topic"]) == (settings.group_id, settings.input_topic)
-        assert meta["bootstrapServers"] == "cdp-kafka-bootstrap:9092"
+        tls = ("TriggerAuthentication", f"cdp-{name}-kafka") in rendered  # the self-contained values
+        assert meta["bootstrapServers"] == f"cdp-kafka-bootstrap:{9093 if tls else 9092}"
         assert int(meta["lagThreshold"]) > int(meta["activationLagThreshold"]) > 0
         assert 1 <= scaled["spec"]["minReplicaCount"] <= scaled["spec"]["maxReplicaCount"] <= topics[meta["topic"]]
         assert "replicas" not in rendered[("Deployment", f"cdp-{name}")]["spec"]  # the autoscaler's
@@ -197,3 +198,41 @@ def test_self_contained_wires_the_operators_resources_into_the_services() -> Non
     assert env["CDP_PG_DSN"]["valueFrom"]["secretKeyRef"] == {"name": "cdp-pg-app", "key": "uri"}
     assert env["CDP_REDIS_URL"]["value"] == "redis://cdp-redis:6379/0"
     assert ("StatefulSet", "cdp-redis") in objs
+
+
+def test_with_kafka_users_each_service_connects_as_its_own_user_with_only_its_topics() -> None:
+    """values-self-contained.yaml: SCRAM-SHA-512 over TLS. Which ACLs are enough is proven by
+    tests/integration/faults/test_kafka_security.py (the platform on a broker enforcing them)."""
+    objs = {(o["kind"], o["metadata"]["name"]): o for o in _objects("self-contained")}
+    kafka = objs[("Kafka", "cdp")]["spec"]["kafka"]
+    assert kafka["listeners"] == [
+        {"name": "tls", "port": 9093, "type": "internal", "tls": True, "authentication": {"type": "scram-sha-512"}}
+    ]
+    assert kafka["authorization"] == {"type": "simple"}
+    known = {t.name for t in topic_specs(partitions=1)}
+    for name in ("collector", "console", *PROCESSORS):
+        user = objs[("KafkaUser", f"cdp-{name}")]
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == "cdp"
+        acls = user["spec"]["authorization"]["acls"]
+        assert {a["resource"]["name"] for a in acls if a["resource"]["type"] == "topic"} <= known
+        groups = {a["resource"]["name"] for a in acls if a["resource"]["type"] == "group"}
+        assert groups == ({PROCESSORS[name].group_id} if name in PROCESSORS else set())
+        (container,) = objs[("Deployment", f"cdp-{name}")]["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["CDP_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+        assert env["CDP_KAFKA_SASL_USERNAME"]["value"] == f"cdp-{name}"
+        assert env["CDP_KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": f"cdp-{name}", "key": "password"}
+        assert env["CDP_KAFKA_SSL_CAFILE"]["value"] == "/etc/cdp/kafka-ca/ca.crt"
+        assert {"name": "kafka-ca", "mountPath": "/etc/cdp/kafka-ca", "readOnly": True} in container["volumeMounts"]
+    ops = objs[("KafkaUser", "cdp-ops")]["spec"]["authorization"]["acls"]
+    assert [a["resource"] for a in ops] == [{"type": "topic", "name": "cdp.", "patternType": "prefix"}]
+    for name in PROCESSORS:  # KEDA reads the lag as the processor's user
+        auth = objs[("TriggerAuthentication", f"cdp-{name}-kafka")]["spec"]
+        assert {r["parameter"]: r["name"] for r in auth["secretTargetRef"]} == {
+            "password": f"cdp-{name}",
+            "ca": "cdp-cluster-ca-cert",
+        }
+        (trigger,) = objs[("ScaledObject", f"cdp-{name}")]["spec"]["triggers"]
+        assert (trigger["metadata"]["sasl"], trigger["metadata"]["tls"]) == ("scram_sha512", "enable")
+    default = {(o["kind"], o["metadata"]["name"]) for o in _objects("default")}
+    assert not any(kind in ("KafkaUser", "TriggerAuthentication") for kind, _ in default)

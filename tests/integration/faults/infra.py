@@ -191,20 +191,99 @@ class PrivateRedisCluster:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+ADMIN, ADMIN_PASSWORD = "admin", "admin-secret-for-tests"
+
+
 class PrivateKafka:
     """A KRaft Kafka of its own (the jars `deploy/local/kafka.sh install` fetched), on free
     ports, so a fault run can stop it without touching the shared one: one node, or
     ``nodes`` combined broker+controller nodes (three: a controller quorum and every
     partition on three brokers that survives losing any one of them)."""
 
-    def __init__(self, nodes: int = 1) -> None:
+    def __init__(self, nodes: int = 1, users: dict[str, str] | None = None) -> None:
+        """With ``users`` (SCRAM-SHA-512 name -> password) a secured cluster as a Strimzi
+        one with ``scram-sha-512`` and ``authorization: simple`` is: clients connect over
+        SASL_SSL (a certificate from a CA of its own, ``ca_file``) as one of those users,
+        and may do only what ACLs allow (``ADMIN`` is a super user, to grant them)."""
         self.nodes = nodes
+        self.users = {ADMIN: ADMIN_PASSWORD, **users} if users is not None else None
         self.ports = [free_port() for _ in range(nodes)]
         self.controller_ports = [free_port() for _ in range(nodes)]
+        self.internal_ports = [free_port() for _ in range(nodes)]
         self.home = Path(tempfile.mkdtemp(prefix="cdp-kafka-"))
         self.bootstrap = ",".join(f"127.0.0.1:{p}" for p in self.ports)
         self.procs: list[subprocess.Popen[bytes] | None] = [None] * nodes
         self.libs = ROOT / ".data" / "kafka" / "libs"
+        self.ca_file = self.home / "ca.crt"
+
+    def client_env(self, user: str) -> dict[str, str]:
+        """CDP_KAFKA_* for a process connecting as ``user`` (a secured cluster only)."""
+        assert self.users is not None
+        return {
+            "CDP_KAFKA_BOOTSTRAP": self.bootstrap,
+            "CDP_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "CDP_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+            "CDP_KAFKA_SASL_USERNAME": user,
+            "CDP_KAFKA_SASL_PASSWORD": self.users[user],
+            "CDP_KAFKA_SSL_CAFILE": str(self.ca_file),
+        }
+
+    def _certificates(self) -> Path:
+        """A CA of its own and a broker certificate it signed, for 127.0.0.1 (PEM: the key
+        and the chain in one file, as Kafka's PEM key store reads them)."""
+        h = self.home
+
+        def openssl(*args: str) -> None:
+            subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+
+        openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-noenc",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=cdp-test-ca",
+            "-keyout",
+            str(h / "ca.key"),
+            "-out",
+            str(self.ca_file),
+        )
+        openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-noenc",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(h / "broker.key"),
+            "-out",
+            str(h / "broker.csr"),
+        )
+        (h / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            str(h / "broker.csr"),
+            "-CA",
+            str(self.ca_file),
+            "-CAkey",
+            str(h / "ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            str(h / "san.ext"),
+            "-out",
+            str(h / "broker.crt"),
+        )
+        store = h / "broker.pem"
+        store.write_text((h / "broker.key").read_text() + (h / "broker.crt").read_text())
+        return store
 
     @property
     def port(self) -> int:
@@ -219,17 +298,37 @@ class PrivateKafka:
         voters = ",".join(f"{i + 1}@127.0.0.1:{p}" for i, p in enumerate(self.controller_ports))
         port, ctrl = self.ports[node], self.controller_ports[node]
         copies, min_isr = min(self.nodes, 3), min(self.nodes, 2)
+        if self.users is None:
+            listeners = [
+                f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{ctrl}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                "inter.broker.listener.name=PLAINTEXT",
+            ]
+        else:  # clients on SASL_SSL; brokers and controllers among themselves on loopback
+            internal = self.internal_ports[node]
+            listeners = [
+                f"listeners=CLIENT://127.0.0.1:{port},INTERNAL://127.0.0.1:{internal},CONTROLLER://127.0.0.1:{ctrl}",
+                f"advertised.listeners=CLIENT://127.0.0.1:{port},INTERNAL://127.0.0.1:{internal}",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,CLIENT:SASL_SSL",
+                "inter.broker.listener.name=INTERNAL",
+                "sasl.enabled.mechanisms=SCRAM-SHA-512",
+                "listener.name.client.scram-sha-512.sasl.jaas.config="
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+                "ssl.keystore.type=PEM",
+                f"ssl.keystore.location={self.home / 'broker.pem'}",
+                "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                # the unauthenticated internal listeners' principal, and the admin who grants ACLs
+                f"super.users=User:ANONYMOUS;User:{ADMIN}",
+            ]
         path.write_text(
             "\n".join(
                 [
                     "process.roles=broker,controller",
                     f"node.id={node + 1}",
                     f"controller.quorum.voters={voters}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{ctrl}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+                    *listeners,
                     "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                    "inter.broker.listener.name=PLAINTEXT",
                     f"log.dirs={self.home / f'data-{node}'}",
                     "num.partitions=4",
                     f"default.replication.factor={copies}",
@@ -256,6 +355,11 @@ class PrivateKafka:
         cluster = subprocess.run(
             ["java", "-cp", cp, "kafka.tools.StorageTool", "random-uuid"], capture_output=True, text=True, check=True
         ).stdout.split()[-1]
+        scram: list[str] = []
+        if self.users is not None:
+            self._certificates()
+            for name, password in self.users.items():
+                scram += ["--add-scram", f"SCRAM-SHA-512=[name={name},password={password}]"]
         for node in range(self.nodes):
             subprocess.run(
                 [
@@ -269,6 +373,7 @@ class PrivateKafka:
                     "-c",
                     str(self._config(node)),
                     "-g",
+                    *scram,
                 ],
                 capture_output=True,
                 check=True,

@@ -89,9 +89,9 @@ async def topics(settings, n: int = 3, partitions: int = 2) -> list[str]:  # typ
 def config(settings, client: str, source: str, group: str, **over) -> EngineConfig:  # type: ignore[no-untyped-def]
     return EngineConfig(
         consumer=ConsumerConfig(
-            bootstrap=settings.kafka_bootstrap, group_id=group, client_id="test", topics=(source,), session_timeout_s=6
+            kafka=settings.kafka_access(), group_id=group, client_id="test", topics=(source,), session_timeout_s=6
         ),
-        producer=ProducerConfig(bootstrap=settings.kafka_bootstrap, client_id="test"),
+        producer=ProducerConfig(kafka=settings.kafka_access(), client_id="test"),
         client=client,  # type: ignore[arg-type]
         batch_size=100,
         batch_within_s=0.05,

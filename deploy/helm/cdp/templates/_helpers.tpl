@@ -31,8 +31,49 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if .Values.kafka.bootstrapServers -}}
 {{- .Values.kafka.bootstrapServers -}}
 {{- else -}}
-{{- printf "%s-kafka-bootstrap:9092" .Values.kafka.strimziCluster -}}
+{{- printf "%s-kafka-bootstrap:%s" .Values.kafka.strimziCluster (ternary "9093" "9092" .Values.kafka.tls.enabled) -}}
 {{- end -}}
+{{- end -}}
+
+{{- define "cdp.kafkaScram" -}}
+{{- if eq .Values.kafka.auth.type "scram-sha-512" -}}true{{- else if ne .Values.kafka.auth.type "none" -}}
+{{- fail (printf "kafka.auth.type %q: none or scram-sha-512" .Values.kafka.auth.type) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* the Kafka user of one service: include "cdp.kafkaUser" (list $ "segmenter") */}}
+{{- define "cdp.kafkaUser" -}}
+{{- printf "%s-%s" (include "cdp.fullname" (index . 0)) (index . 1) -}}
+{{- end -}}
+
+{{- define "cdp.kafkaCaSecret" -}}
+{{- .Values.kafka.tls.caSecret | default (printf "%s-cluster-ca-cert" .Values.kafka.strimziCluster) -}}
+{{- end -}}
+
+{{/* How one service reaches a secured Kafka: include "cdp.kafkaAccessEnv" (list $ "segmenter") */}}
+{{- define "cdp.kafkaAccessEnv" -}}
+{{- $root := index . 0 -}}
+{{- $kafka := $root.Values.kafka -}}
+{{- $scram := include "cdp.kafkaScram" $root -}}
+{{- if or $scram $kafka.tls.enabled }}
+- name: CDP_KAFKA_SECURITY_PROTOCOL
+  value: {{ if $scram }}{{ ternary "SASL_SSL" "SASL_PLAINTEXT" $kafka.tls.enabled }}{{ else }}SSL{{ end }}
+{{- end }}
+{{- if $scram }}
+- name: CDP_KAFKA_SASL_MECHANISM
+  value: SCRAM-SHA-512
+- name: CDP_KAFKA_SASL_USERNAME
+  value: {{ include "cdp.kafkaUser" . }}
+- name: CDP_KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "cdp.kafkaUser" . }}
+      key: password
+{{- end }}
+{{- if $kafka.tls.enabled }}
+- name: CDP_KAFKA_SSL_CAFILE
+  value: /etc/cdp/kafka-ca/{{ $kafka.tls.caKey }}
+{{- end }}
 {{- end -}}
 
 {{/* partitions of a topic: include "cdp.partitions" (list $ "cdp.hits.raw") */}}

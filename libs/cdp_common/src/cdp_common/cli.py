@@ -143,7 +143,7 @@ async def cmd_rejects(args: argparse.Namespace, settings: CommonSettings) -> int
         except ValueError as e:
             raise CommandError("give PARTITION:OFFSET, as `cdp rejects list` prints them") from e
         try:
-            r = await rejects.fetch_one(settings.kafka_bootstrap, partition, offset)
+            r = await rejects.fetch_one(settings.kafka_access(), partition, offset)
         except LookupError as e:
             raise CommandError(str(e)) from e
         print(r.model_dump_json(by_alias=True, exclude={"original"}, indent=2))
@@ -161,7 +161,7 @@ async def cmd_rejects(args: argparse.Namespace, settings: CommonSettings) -> int
         raise CommandError(str(e)) from e
     source_id = await _source_id(settings, args.source) if args.source else None
     filters = rejects.Filters(stage=args.stage, reason=args.reason, source_id=source_id)
-    found = await rejects.read(settings.kafka_bootstrap, since=since, until=until, filters=filters, limit=args.limit)
+    found = await rejects.read(settings.kafka_access(), since=since, until=until, filters=filters, limit=args.limit)
     if args.action == "list":
         for f in found:
             r = f.record
@@ -186,7 +186,7 @@ async def cmd_rejects(args: argparse.Namespace, settings: CommonSettings) -> int
         if input("send them? [y/N] ").strip().lower() not in ("y", "yes"):  # noqa: ASYNC250 (an interactive CLI)
             print("nothing sent")
             return 1
-    sent = await rejects.resend(settings.kafka_bootstrap, ok)
+    sent = await rejects.resend(settings.kafka_access(), ok)
     print("sent " + ", ".join(f"{n} to {t}" for t, n in sorted(sent.items())))
     return 0
 
@@ -204,13 +204,13 @@ async def cmd_replay(args: argparse.Namespace, settings: CommonSettings) -> int:
         raise CommandError("give either --since (and --until) or --offsets")
     try:
         if args.offsets:
-            spans = await replay.clip(settings.kafka_bootstrap, topic, replay.parse_offsets(args.offsets))
+            spans = await replay.clip(settings.kafka_access(), topic, replay.parse_offsets(args.offsets))
         else:
             since = rejects.parse_when(args.since, now)
             until = rejects.parse_when(args.until, now) if args.until else now
             if until <= since:
                 raise CommandError("--until must be later than --since")
-            spans = await replay.spans_for_times(settings.kafka_bootstrap, topic, since, until)
+            spans = await replay.spans_for_times(settings.kafka_access(), topic, since, until)
     except ValueError as e:
         raise CommandError(str(e)) from e
     source_id = await _source_id(settings, args.source) if args.source else None
@@ -233,7 +233,7 @@ async def cmd_replay(args: argparse.Namespace, settings: CommonSettings) -> int:
     # an hour's margin: the segmenter prunes what is older than its window
     not_before = now - timedelta(hours=window) + timedelta(hours=1)
     done = await replay.copy(
-        settings.kafka_bootstrap, topic, spans, replay_id, source_id=source_id, not_before=not_before
+        settings.kafka_access(), topic, spans, replay_id, source_id=source_id, not_before=not_before
     )
     parts = ", ".join(f"partition {p}: {n:,}" for p, n in sorted(done.by_partition.items())) or "-"
     print(f"replay {replay_id}: put back {done.sent:,} record(s) on {topic} ({parts})")

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 def make_producer(settings: CommonSettings, *, client_id: str, **overrides: Any) -> AIOKafkaProducer:
     """A durable producer: acks=all, idempotent, small linger to batch concurrent sends."""
     options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap,
+        **settings.kafka_access().aiokafka(),
         "client_id": client_id,
         "acks": "all",
         "enable_idempotence": True,
@@ -42,7 +42,7 @@ def make_consumer(
 ) -> AIOKafkaConsumer:
     """A consumer that never auto-commits: callers commit after their work is durable."""
     options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap,
+        **settings.kafka_access().aiokafka(),
         "group_id": group_id,
         "client_id": client_id,
         "enable_auto_commit": False,
@@ -54,7 +54,7 @@ def make_consumer(
 
 
 def make_admin(settings: CommonSettings, *, client_id: str = "cdp-admin") -> AIOKafkaAdminClient:
-    return AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=client_id)
+    return AIOKafkaAdminClient(**settings.kafka_access().aiokafka(), client_id=client_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from cdp_common.kafka_access import KafkaAccess
 from cdp_common.records import Rejected
 from cdp_common.topics import Topic
 
@@ -84,7 +85,7 @@ def summary(found: Iterable[Found]) -> dict[tuple[str, str], int]:
 
 
 async def read(
-    bootstrap: str,
+    kafka: KafkaAccess,
     *,
     since: datetime,
     until: datetime,
@@ -94,10 +95,10 @@ async def read(
 ) -> list[Found]:
     """The matching rejected records written in [since, until), oldest first per partition,
     at most ``limit``; read up to the topic's end as it was when reading began."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
-        partitions = await partitions_of(bootstrap, topic)
+        partitions = await partitions_of(kafka, topic)
         tps = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
@@ -131,8 +132,8 @@ async def read(
         await consumer.stop()
 
 
-async def partitions_of(bootstrap: str, topic: str) -> list[int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def partitions_of(kafka: KafkaAccess, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(**kafka.aiokafka())
     await admin.start()
     try:
         described = await admin.describe_topics([topic])
@@ -141,8 +142,10 @@ async def partitions_of(bootstrap: str, topic: str) -> list[int]:
     return sorted({p["partition"] for d in described for p in d["partitions"]})
 
 
-async def fetch_one(bootstrap: str, partition: int, offset: int, topic: str = Topic.HITS_REJECTED.value) -> Rejected:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+async def fetch_one(
+    kafka: KafkaAccess, partition: int, offset: int, topic: str = Topic.HITS_REJECTED.value
+) -> Rejected:
+    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
         tp = TopicPartition(topic, partition)
@@ -189,10 +192,10 @@ def _key_of(original: bytes) -> bytes | None:
     return str(key).encode() if key else None
 
 
-async def resend(bootstrap: str, found: Iterable[Found]) -> dict[str, int]:
+async def resend(kafka: KafkaAccess, found: Iterable[Found]) -> dict[str, int]:
     """Each original back to its stage's input topic (same bytes, same messageId: what was
     already applied is de-duplicated downstream); counts by topic."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(**kafka.aiokafka(), acks="all", enable_idempotence=True)
     await producer.start()
     counts: dict[str, int] = {}
     try:

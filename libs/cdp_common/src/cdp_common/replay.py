@@ -24,6 +24,7 @@ from datetime import datetime
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
+from cdp_common.kafka_access import KafkaAccess
 from cdp_common.rejects import partitions_of
 from cdp_common.topics import REPLAY_HEADER, Topic
 
@@ -126,13 +127,13 @@ async def _bounds(consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> dict
     return {tp.partition: (firsts[tp], ends[tp]) for tp in tps}
 
 
-async def spans_for_times(bootstrap: str, topic: str, since: datetime, until: datetime) -> list[Span]:
+async def spans_for_times(kafka: KafkaAccess, topic: str, since: datetime, until: datetime) -> list[Span]:
     """The offsets of the records written in [since, until), per partition, as the topic
     is now (what arrives later, replayed copies included, is not part of it)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+        tps = [TopicPartition(topic, p) for p in await partitions_of(kafka, topic)]
         bounds = await _bounds(consumer, tps)
         starts = await consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in tps})
         stops = await consumer.offsets_for_times({tp: int(until.timestamp() * 1000) for tp in tps})
@@ -149,22 +150,22 @@ async def spans_for_times(bootstrap: str, topic: str, since: datetime, until: da
         await consumer.stop()
 
 
-async def clip(bootstrap: str, topic: str, spans: list[Span]) -> list[Span]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+async def clip(kafka: KafkaAccess, topic: str, spans: list[Span]) -> list[Span]:
+    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
-        tps = [TopicPartition(topic, p) for p in await partitions_of(bootstrap, topic)]
+        tps = [TopicPartition(topic, p) for p in await partitions_of(kafka, topic)]
         return clip_spans(spans, await _bounds(consumer, tps))
     finally:
         await consumer.stop()
 
 
-async def read_spans(bootstrap: str, topic: str, spans: list[Span]) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+async def read_spans(kafka: KafkaAccess, topic: str, spans: list[Span]) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
     """Every record of the spans, partition by partition in offset order (no consumer
     group: nobody's offsets move)."""
     if not spans:
         return
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(**kafka.aiokafka(), enable_auto_commit=False, group_id=None)
     await consumer.start()
     try:
         todo = {TopicPartition(topic, s.partition): s for s in spans}
@@ -190,7 +191,7 @@ async def read_spans(bootstrap: str, topic: str, spans: list[Span]) -> AsyncIter
 
 
 async def copy(
-    bootstrap: str,
+    kafka: KafkaAccess,
     topic: str,
     spans: list[Span],
     replay_id: str,
@@ -204,11 +205,11 @@ async def copy(
     if not spans:
         return done
     not_before_ms = int(not_before.timestamp() * 1000) if not_before else None
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20)
+    producer = AIOKafkaProducer(**kafka.aiokafka(), acks="all", enable_idempotence=True, linger_ms=20)
     await producer.start()
     try:
         pending = []
-        async for rec in read_spans(bootstrap, topic, spans):
+        async for rec in read_spans(kafka, topic, spans):
             if rec.value is None:
                 done.tombstones += 1
                 continue

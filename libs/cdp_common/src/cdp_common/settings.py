@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cdp_common.kafka_access import KafkaAccess, check
 from cdp_common.topics import Topic
 
 # Where settings come from, weakest first: the config file the local start script writes
@@ -37,6 +38,16 @@ class CommonSettings(BaseSettings):
     # the Kafka client of the stream engine and the collector: librdkafka (confluent-kafka)
     # or aiokafka; same guarantees, librdkafka costs less CPU per record (docs/performance.md)
     kafka_client: Literal["confluent", "aiokafka"] = "confluent"
+    # a secured cluster (cdp_common.kafka_access): TLS with a private CA, client
+    # certificates, SASL users (SCRAM as Strimzi's KafkaUser gives them)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+    kafka_ssl_check_hostname: bool = True
     pg_dsn: SecretStr = SecretStr("postgresql://cdp:cdp@127.0.0.1:5432/cdp")
     redis_url: str = "redis://127.0.0.1:6379/0"
     # a Redis Cluster at redis_url (any node): keys are spread over the masters by slot,
@@ -45,6 +56,17 @@ class CommonSettings(BaseSettings):
     # where a stream process serves /metrics, /health and /health/live: loopback by default;
     # 0.0.0.0 in a container, so probes and Prometheus reach it (deploy/helm sets it)
     metrics_host: str = "127.0.0.1"
+
+    @model_validator(mode="after")
+    def _kafka_access_complete(self) -> CommonSettings:
+        problems = check(self.kafka_access())
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def kafka_access(self) -> KafkaAccess:
+        """How every Kafka client of this process reaches the cluster."""
+        return KafkaAccess.of(self)
 
 
 class TopicSettings(BaseSettings):

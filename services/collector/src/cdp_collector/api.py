@@ -38,7 +38,7 @@ def create_app(common: CommonSettings, settings: CollectorSettings) -> Edge:
     sources = SourceCache(load_sources, refresh_s=settings.sources_refresh_s)
     producer = make_producer(
         common.kafka_client,
-        ProducerConfig(bootstrap=common.kafka_bootstrap, client_id="cdp-collector", linger_ms=settings.linger_ms),
+        ProducerConfig(kafka=common.kafka_access(), client_id="cdp-collector", linger_ms=settings.linger_ms),
     )
     publisher = Publisher(producer, timeout_s=settings.produce_timeout_s)
 

@@ -26,7 +26,7 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        loop="uvloop",
+        loop=common.kafka_access().event_loop(aiokafka=common.kafka_client == "aiokafka"),
         http="httptools",
         access_log=False,
         log_level=common.log_level.lower(),

@@ -446,7 +446,7 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
     ) -> dict[str, Any]:
         now = datetime.now(UTC)
         found = await rejects.read(
-            st.common.kafka_bootstrap,
+            st.common.kafka_access(),
             since=now - timedelta(hours=hours),
             until=now,
             filters=rejects.Filters(stage=stage, reason=reason, source_id=source),

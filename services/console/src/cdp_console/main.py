@@ -13,7 +13,9 @@ def main() -> None:
     common = CommonSettings()
     settings = ConsoleSettings()
     configure_logging(env=common.env, level=common.log_level)
-    uvicorn.run(create_app(common, settings), host=settings.host, port=settings.port, log_level="warning")
+    # the console's Kafka client is aiokafka (the rejects view, erasures)
+    loop = common.kafka_access().event_loop(aiokafka=True)
+    uvicorn.run(create_app(common, settings), host=settings.host, port=settings.port, log_level="warning", loop=loop)
 
 
 if __name__ == "__main__":

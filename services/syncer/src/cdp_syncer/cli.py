@@ -62,9 +62,9 @@ async def _replay(args: argparse.Namespace, settings: CommonSettings, owner: str
         raise CommandError(str(e)) from e
     if until <= since:
         raise CommandError("--until must be later than --since")
-    spans = await replay.spans_for_times(settings.kafka_bootstrap, topic, since, until)
+    spans = await replay.spans_for_times(settings.kafka_access(), topic, since, until)
     newest: dict[str, tuple[dict[str, Any], float]] = {}
-    async for rec in replay.read_spans(settings.kafka_bootstrap, topic, spans):
+    async for rec in replay.read_spans(settings.kafka_access(), topic, spans):
         lead = parse_lead(rec.value) if rec.value is not None else "a tombstone"
         if isinstance(lead, str):
             continue

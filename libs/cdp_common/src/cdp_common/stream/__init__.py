@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -77,7 +78,7 @@ def run(processor: Processor, common: CommonSettings, options: StreamOptions, re
 
         app = faust_adapter.create_app(
             processor,
-            bootstrap=common.kafka_bootstrap,
+            kafka=common.kafka_access(),
             group_id=options.group_id,
             topics=(options.input_topic, *options.extra_topics),
             batch_size=options.batch_size,
@@ -96,7 +97,7 @@ def run(processor: Processor, common: CommonSettings, options: StreamOptions, re
 
     config = EngineConfig(
         consumer=ConsumerConfig(
-            bootstrap=common.kafka_bootstrap,
+            kafka=common.kafka_access(),
             group_id=options.group_id,
             client_id=client_id,
             topics=(options.input_topic, *options.extra_topics),
@@ -104,7 +105,7 @@ def run(processor: Processor, common: CommonSettings, options: StreamOptions, re
             read_committed=options.read_committed,
             max_poll_interval_s=options.max_poll_interval_s,
         ),
-        producer=ProducerConfig(bootstrap=common.kafka_bootstrap, client_id=client_id),
+        producer=ProducerConfig(kafka=common.kafka_access(), client_id=client_id),
         client=common.kafka_client,
         batch_size=options.batch_size,
         batch_within_s=options.batch_within_s,
@@ -115,4 +116,6 @@ def run(processor: Processor, common: CommonSettings, options: StreamOptions, re
     async def main() -> int:
         return await Engine(processor, config, registry=registry).run()
 
+    if common.kafka_access().event_loop(aiokafka=common.kafka_client == "aiokafka") == "asyncio":
+        sys.exit(asyncio.run(main()))
     sys.exit(uvloop.run(main()))

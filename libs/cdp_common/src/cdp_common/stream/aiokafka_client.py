@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 class AioProducer:
     def __init__(self, config: ProducerConfig) -> None:
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=config.bootstrap,
+            **config.kafka.aiokafka(),
             client_id=config.client_id,
             acks="all",
             enable_idempotence=True,
@@ -52,7 +52,7 @@ class AioConsumer:
     def __init__(self, config: ConsumerConfig) -> None:
         self._config = config
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=config.bootstrap,
+            **config.kafka.aiokafka(),
             group_id=config.group_id,
             client_id=config.client_id,
             enable_auto_commit=False,

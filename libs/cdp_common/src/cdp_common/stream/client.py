@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from cdp_common.kafka_access import KafkaAccess
 from cdp_common.stream.types import TP, Emit, Record
 
 ClientName = Literal["confluent", "aiokafka"]
@@ -29,7 +30,7 @@ class DeliveryError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ConsumerConfig:
-    bootstrap: str
+    kafka: KafkaAccess
     group_id: str
     client_id: str
     topics: tuple[str, ...]
@@ -45,7 +46,7 @@ class ConsumerConfig:
 
 @dataclass(frozen=True, slots=True)
 class ProducerConfig:
-    bootstrap: str
+    kafka: KafkaAccess
     client_id: str
     linger_ms: int = 5
     request_timeout_s: float = 30.0

@@ -74,7 +74,7 @@ class ConfluentProducer:
         c = self._config
         self._producer = self._producer or RdProducer(
             {
-                "bootstrap.servers": c.bootstrap,
+                **c.kafka.librdkafka(),
                 "client.id": c.client_id,
                 "acks": "all",
                 "enable.idempotence": True,
@@ -145,7 +145,7 @@ class ConfluentConsumer:
         c = self._config
         self._consumer = RdConsumer(
             {
-                "bootstrap.servers": c.bootstrap,
+                **c.kafka.librdkafka(),
                 "group.id": c.group_id,
                 "client.id": c.client_id,
                 "enable.auto.commit": False,

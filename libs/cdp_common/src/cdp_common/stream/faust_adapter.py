@@ -19,6 +19,7 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
+from cdp_common.kafka_access import KafkaAccess
 from cdp_common.stream.http import Health, OpsServer
 from cdp_common.stream.runtime import Abandoned, StageRuntime
 from cdp_common.stream.types import Emit, Fatal, Processor, Record
@@ -31,10 +32,25 @@ def faust_broker_url(bootstrap: str) -> str:
     return ";".join(f"kafka://{b.strip()}" for b in bootstrap.split(","))
 
 
+def faust_credentials(kafka: KafkaAccess) -> faust.types.auth.CredentialsT | None:
+    """The cluster's TLS and SASL as faust's ``broker_credentials`` (faust hands them to
+    its aiokafka consumer and producer)."""
+    if kafka.sasl:
+        return faust.SASLCredentials(
+            username=kafka.username,
+            password=kafka.password,
+            mechanism=kafka.sasl_mechanism,
+            ssl_context=kafka.ssl_context() if kafka.tls else None,
+        )
+    if kafka.tls:
+        return faust.SSLCredentials(kafka.ssl_context())
+    return None
+
+
 def create_app(
     processor: Processor,
     *,
-    bootstrap: str,
+    kafka: KafkaAccess,
     group_id: str,
     topics: tuple[str, ...],
     batch_size: int,
@@ -51,7 +67,8 @@ def create_app(
     datadir.mkdir(exist_ok=True)
     app = faust.App(
         group_id,
-        broker=faust_broker_url(bootstrap),
+        broker=faust_broker_url(kafka.bootstrap),
+        broker_credentials=faust_credentials(kafka),
         web_enabled=False,
         # faust keeps a data directory per app even without tables: not in the working directory
         datadir=str(datadir / "{conf.name}-data"),
