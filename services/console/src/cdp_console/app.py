@@ -24,7 +24,7 @@ from cdp_common.pg import create_pool
 from cdp_common.redisio import make_redis
 from cdp_common.settings import CommonSettings, ConsoleSettings, SyncerSettings
 from cdp_common.sources import SourceStore
-from cdp_console import data, pages, tokens
+from cdp_console import data, tokens, web
 from cdp_console.guard import Guard
 from cdp_console.personalize import Slot, SlotError, choose, parse_slot
 from cdp_console.ratelimit import RateLimiter
@@ -108,6 +108,30 @@ class State:
                 done += 1
             return done
 
+    async def erase(self, pid: str, actor: str, via: str) -> dict[str, Any] | None:
+        """Erase a person (right to be forgotten): Postgres in one transaction, then the hot
+        state, then the announcement to the destinations (from the outbox); audited."""
+        assert self.pool is not None
+        gone = await data.erase(self.pool, pid)
+        if gone is None:
+            return None
+        keys = RedisKeys(self.settings.redis_prefix)
+        pipe = self.redis.pipeline(transaction=False)
+        for p in gone["profiles"]:
+            pipe.delete(keys.profile(p))
+            for sid in gone["segments"]:
+                pipe.srem(keys.segment(sid), p)
+        for ident in gone["identities"]:
+            if namespace_of(ident) == ANON:
+                pipe.delete(keys.anonymous(ident.split(":", 1)[1]))
+        await pipe.execute()
+        try:
+            await self.publish_erasures()
+        except Exception as e:  # kept in the outbox: published by the next attempt
+            logger.warning("erasure of %s not yet published (%s); will retry", pid, e)
+        await data.audit(self.pool, actor, "erase", pid, {"via": via, "identities": len(gone["identities"])})
+        return {"erased": pid, "profiles": gone["profiles"], "suppressedIdentities": len(gone["identities"])}
+
     async def refresh_forever(self) -> None:
         while True:
             await asyncio.sleep(self.settings.refresh_s)
@@ -185,7 +209,7 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
     def require(scope: str) -> Callable[[Request], Awaitable[tokens.Principal]]:
         async def dep(request: Request) -> tokens.Principal:
             auth = request.headers.get("authorization", "")
-            token = auth[7:].strip() if auth.lower().startswith("bearer ") else request.cookies.get("cdp_token", "")
+            token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
             if not token:
                 raise problem(401, "a bearer token is required (cdp tokens create --scope read|admin)")
             who = await tokens.lookup(pool(), token)
@@ -261,25 +285,10 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
         return doc
 
     async def _erase(pid: str, who: tokens.Principal, via: str) -> dict[str, Any]:
-        gone = await data.erase(pool(), pid)
+        gone = await st.erase(pid, who.name, via)
         if gone is None:
             raise problem(404, "profile not found")
-        keys = RedisKeys(st.settings.redis_prefix)
-        pipe = st.redis.pipeline(transaction=False)
-        for p in gone["profiles"]:
-            pipe.delete(keys.profile(p))
-            for sid in gone["segments"]:
-                pipe.srem(keys.segment(sid), p)
-        for ident in gone["identities"]:
-            if namespace_of(ident) == ANON:
-                pipe.delete(keys.anonymous(ident.split(":", 1)[1]))
-        await pipe.execute()
-        try:
-            await st.publish_erasures()
-        except Exception as e:  # kept in the outbox: published by the next attempt
-            logger.warning("erasure of %s not yet published (%s); will retry", pid, e)
-        await data.audit(pool(), who.name, "erase", pid, {"via": via, "identities": len(gone["identities"])})
-        return {"erased": pid, "profiles": gone["profiles"], "suppressedIdentities": len(gone["identities"])}
+        return gone
 
     @app.delete("/v1/profiles/{pid}", summary="Erase a profile (right to be forgotten; audited)")
     async def erase_profile(pid: str, who: Admin) -> dict[str, Any]:
@@ -615,7 +624,7 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
 
     # ---- pages ----------------------------------------------------------------------------
 
-    pages.mount(app, st, require, _find)
+    web.mount(app)
     return app
 
 

@@ -1,0 +1,306 @@
+"""What the pages show, read from Postgres and Redis: the overview's figures, the profile
+list with its filters, leads with their deliveries, segment sizes. Queries only; the
+routes decide what to render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import orjson
+
+from cdp_common.identity import anon_id, email_id, user_id
+
+PAGE = 50
+COUNT_CAP = 10_000  # a filtered count stops here ("10,000+"): counting 1M rows per page view is not worth it
+STAGES = ("anonymous", "known", "mql")  # mql: qualified as a lead
+SORTS = {
+    "last_seen": "last_seen DESC NULLS LAST, id",
+    "score": "score DESC, id",
+    "first_seen": "first_seen DESC NULLS LAST, id",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileFilter:
+    q: str = ""  # an email, userId, anonymousId or profile id
+    segment: str = ""
+    stage: str = ""
+    trait: str = ""  # name=value, e.g. role=CEO
+    trait2: str = ""  # a second one, e.g. industry=automotive
+    campaign: str = ""
+    seen_days: int = 0  # seen in the last N days (0: any time)
+    score_min: float | None = None
+    score_max: float | None = None
+    sort: str = "last_seen"
+    page: int = 1
+
+    def active(self) -> dict[str, Any]:
+        return {k: v for k, v in self.query().items() if k not in ("sort", "page")}
+
+    def query(self) -> dict[str, Any]:
+        """The filter as URL parameters (what a link to this list carries)."""
+        out: dict[str, Any] = {}
+        for name in ("q", "segment", "stage", "trait", "trait2", "campaign"):
+            if getattr(self, name):
+                out[name] = getattr(self, name)
+        if self.seen_days:
+            out["seen_days"] = self.seen_days
+        if self.score_min is not None:
+            out["score_min"] = self.score_min
+        if self.score_max is not None:
+            out["score_max"] = self.score_max
+        if self.sort != "last_seen":
+            out["sort"] = self.sort
+        if self.page > 1:
+            out["page"] = self.page
+        return out
+
+
+@dataclass(slots=True)
+class Where:
+    clauses: list[str] = field(default_factory=lambda: ["merged_into IS NULL", "data IS NOT NULL"])
+    args: list[Any] = field(default_factory=list)
+
+    def add(self, clause: str, *values: Any) -> None:
+        for v in values:
+            self.args.append(v)
+            clause = clause.replace("?", f"${len(self.args)}", 1)
+        self.clauses.append(clause)
+
+    def sql(self) -> str:
+        return " AND ".join(self.clauses)
+
+
+def _trait(where: Where, spec: str) -> None:
+    name, _, value = spec.partition("=")
+    name, value = name.strip(), value.strip()
+    if not name:
+        return
+    if value:
+        doc = {name: {"value": value}}
+        where.add("(data -> 'traits') @> ?::jsonb", orjson.dumps(doc).decode())
+    else:
+        where.add("(data -> 'traits') ? ?", name)
+
+
+def profile_where(f: ProfileFilter, now: datetime | None = None) -> Where:
+    """Each filter as a condition an index answers: containment in the segments, traits
+    and touchpoints (GIN), stage and score (B-tree), last seen (B-tree)."""
+    w = Where()
+    if f.segment:
+        w.add("(data -> 'segments') @> ?::jsonb", orjson.dumps([f.segment]).decode())
+    if f.stage:
+        w.add("stage = ?", f.stage)
+    for spec in (f.trait, f.trait2):
+        if spec:
+            _trait(w, spec)
+    if f.campaign:
+        w.add("(data -> 'touchpoints') @> ?::jsonb", orjson.dumps([{"campaign": f.campaign}]).decode())
+    if f.seen_days:
+        w.add("last_seen >= ?", (now or datetime.now(UTC)) - timedelta(days=f.seen_days))
+    if f.score_min is not None:
+        w.add("score >= ?", f.score_min)
+    if f.score_max is not None:
+        w.add("score <= ?", f.score_max)
+    return w
+
+
+async def find(pool: asyncpg.Pool, q: str) -> str | None:
+    """The live profile an email, userId, anonymousId or profile id names."""
+    q = q.strip()
+    candidates = [email_id(q)] if "@" in q else [anon_id(q), user_id(q)]
+    for ident in candidates:
+        pid = await pool.fetchval("SELECT profile_id FROM identities WHERE id = $1", ident)
+        if pid:
+            return await _live(pool, pid)
+    return await _live(pool, q)
+
+
+async def _live(pool: asyncpg.Pool, pid: str) -> str | None:
+    for _ in range(20):
+        row = await pool.fetchrow("SELECT merged_into, data IS NULL AS gone FROM profiles WHERE id = $1", pid)
+        if row is None:
+            return None
+        if row["merged_into"] is None:
+            return None if row["gone"] else pid
+        pid = row["merged_into"]
+    return None
+
+
+async def profiles(pool: asyncpg.Pool, f: ProfileFilter) -> tuple[list[dict[str, Any]], int, bool]:
+    """One page of the list, the number matching (up to COUNT_CAP) and whether there are more."""
+    w = profile_where(f)
+    order = SORTS.get(f.sort, SORTS["last_seen"])
+    offset = (max(1, f.page) - 1) * PAGE
+    rows = await pool.fetch(
+        "SELECT id, email, stage, score, first_seen, last_seen, data -> 'segments' AS segments, "
+        "data #>> '{traits,role,value}' AS role, data #>> '{traits,industry,value}' AS industry, "
+        "data #>> '{traits,company,value}' AS company, "
+        "(data -> 'touchpoints' -> -1) AS last_touch "
+        f"FROM profiles WHERE {w.sql()} ORDER BY {order} LIMIT {PAGE + 1} OFFSET {offset}",
+        *w.args,
+    )
+    total = await pool.fetchval(
+        f"SELECT count(*) FROM (SELECT 1 FROM profiles WHERE {w.sql()} LIMIT {COUNT_CAP + 1}) capped", *w.args
+    )
+    items = [_row(r) for r in rows[:PAGE]]
+    return items, int(total), len(rows) > PAGE
+
+
+def _json(v: Any) -> Any:
+    return orjson.loads(v) if isinstance(v, (str, bytes)) else v
+
+
+def _row(r: asyncpg.Record) -> dict[str, Any]:
+    touch = _json(r["last_touch"]) or {}
+    return {
+        "id": r["id"],
+        "email": r["email"],
+        "stage": r["stage"],
+        "score": r["score"],
+        "firstSeen": r["first_seen"],
+        "lastSeen": r["last_seen"],
+        "segments": _json(r["segments"]) or [],
+        "role": r["role"],
+        "industry": r["industry"],
+        "company": r["company"],
+        "campaign": touch.get("campaign"),
+        "channel": touch.get("channel"),
+    }
+
+
+async def choices(pool: asyncpg.Pool) -> dict[str, list[str]]:
+    """What the filters offer: defined segments, campaigns seen, persona traits rules give."""
+    segs = [r["id"] for r in await pool.fetch("SELECT id FROM segments ORDER BY id")]
+    camps = [
+        r["campaign"]
+        for r in await pool.fetch(
+            "SELECT campaign FROM campaign_stats WHERE campaign <> '' GROUP BY campaign ORDER BY sum(visitors) DESC "
+            "LIMIT 100"
+        )
+    ]
+    return {"segments": segs, "campaigns": camps, "stages": list(STAGES)}
+
+
+async def overview(pool: asyncpg.Pool, since: datetime) -> dict[str, Any]:
+    row = await pool.fetchrow(
+        """
+        SELECT
+          (SELECT count(*) FROM processed_messages WHERE processed_at >= $1) AS events,
+          (SELECT count(*) FROM profiles WHERE last_seen >= $1 AND merged_into IS NULL AND data IS NOT NULL)
+            AS visitors,
+          (SELECT count(*) FROM profiles WHERE last_seen >= $1 AND email IS NOT NULL AND merged_into IS NULL
+            AND data IS NOT NULL) AS known,
+          (SELECT count(*) FROM leads WHERE qualified_at >= $1) AS leads,
+          (SELECT max(last_seen) FROM profiles) AS last_event
+        """,
+        since,
+    )
+    deliveries = {
+        (r["destination"], r["status"]): r["n"]
+        for r in await pool.fetch(
+            "SELECT destination, status, count(*) AS n FROM lead_deliveries WHERE updated_at >= $1 "
+            "GROUP BY destination, status",
+            since,
+        )
+    }
+    queued = {
+        r["destination"]: r["n"]
+        for r in await pool.fetch("SELECT destination, count(*) AS n FROM delivery_queue GROUP BY destination")
+    }
+    destinations = sorted({d for d, _ in deliveries} | set(queued))
+    return {
+        "events": row["events"],
+        "visitors": row["visitors"],
+        "known": row["known"],
+        "leads": row["leads"],
+        "lastEvent": row["last_event"],
+        "deliveries": [
+            {
+                "destination": d,
+                "delivered": deliveries.get((d, "delivered"), 0),
+                "failed": deliveries.get((d, "failed"), 0),
+                "queued": queued.get(d, 0),
+            }
+            for d in destinations
+        ],
+    }
+
+
+async def leads(pool: asyncpg.Pool, status: str = "", limit: int = 100) -> list[dict[str, Any]]:
+    """The newest qualified leads, each with where it stands at every destination: the
+    final state (delivered, failed with the destination's reason, superseded) or still in
+    the queue (retrying, with the last error)."""
+    rows = await pool.fetch(
+        "SELECT profile_id, email, version, qualified_by, qualified_at FROM leads ORDER BY qualified_at DESC LIMIT $1",
+        limit,
+    )
+    ids = [r["profile_id"] for r in rows]
+    final = await pool.fetch(
+        "SELECT DISTINCT ON (profile_id, destination) profile_id, destination, status, version, attempts, "
+        "last_error, updated_at, lead_event_id FROM lead_deliveries WHERE profile_id = ANY($1::text[]) "
+        "ORDER BY profile_id, destination, version DESC, updated_at DESC",
+        ids,
+    )
+    queued = await pool.fetch(
+        "SELECT DISTINCT ON (profile_id, destination) profile_id, destination, version, attempts, last_error, "
+        "next_at FROM delivery_queue WHERE profile_id = ANY($1::text[]) ORDER BY profile_id, destination, version DESC",
+        ids,
+    )
+    per: dict[str, dict[str, dict[str, Any]]] = {pid: {} for pid in ids}
+    for d in final:
+        per[d["profile_id"]][d["destination"]] = {
+            "status": d["status"],
+            "version": d["version"],
+            "attempts": d["attempts"],
+            "error": d["last_error"],
+            "at": d["updated_at"],
+            "leadEventId": d["lead_event_id"],
+        }
+    for q in queued:
+        have = per[q["profile_id"]].get(q["destination"])
+        if have is None or have["version"] <= q["version"]:
+            per[q["profile_id"]][q["destination"]] = {
+                "status": "retrying" if q["attempts"] else "queued",
+                "version": q["version"],
+                "attempts": q["attempts"],
+                "error": q["last_error"],
+                "at": q["next_at"],
+                "leadEventId": None,
+            }
+    out = [
+        {
+            "profileId": r["profile_id"],
+            "email": r["email"],
+            "version": r["version"],
+            "qualifiedBy": r["qualified_by"],
+            "qualifiedAt": r["qualified_at"],
+            "deliveries": dict(sorted(per[r["profile_id"]].items())),
+        }
+        for r in rows
+    ]
+    if status:
+        out = [x for x in out if any(d["status"] == status for d in x["deliveries"].values())]
+    return out
+
+
+async def segments(pool: asyncpg.Pool, redis: Any, keys: Any) -> list[dict[str, Any]]:
+    """Defined segments with their live size (the segmenter's hot member sets)."""
+    rows = await pool.fetch("SELECT id, name, description, condition, updated_at FROM segments ORDER BY id")
+    out = []
+    for r in rows:
+        size = await redis.scard(keys.segment(r["id"]))
+        out.append(
+            {
+                "id": r["id"],
+                "name": r["name"],
+                "description": r["description"],
+                "condition": _json(r["condition"]),
+                "size": int(size),
+                "updatedAt": r["updated_at"],
+            }
+        )
+    return out
