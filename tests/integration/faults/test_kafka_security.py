@@ -95,6 +95,7 @@ def grant(kafka: PrivateKafka, users: dict[str, dict[str, Any]]) -> int:
                         AclPermissionType.ALLOW,
                     )
                 )
+    assert len(set(bindings)) == len(bindings), "the chart grants something twice"
     for future in admin.create_acls(bindings).values():
         future.result(timeout=30)
     return len(bindings)
@@ -198,6 +199,14 @@ async def test_every_service_works_as_its_own_user_with_only_the_charts_acls(
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=auth, timeout=30) as http:
             seen = (await http.get("/v1/rejects", params={"hours": 1})).json()
             assert {c["stage"] for c in seen["counts"]} >= {"collector", "segmenter"}, seen
+        # its pages: every stage's lag on the overview, the live events from cdp.hits.enriched
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as ui:
+            signed = await ui.post("/ui/login", data={"token": made.stdout.strip()})
+            assert signed.status_code == 303, signed.text
+            overview = (await ui.get("/ui")).text
+            assert 'id="pipeline"' in overview and "unknown" not in overview, overview
+            assert "Form Submitted" in (await ui.get("/ui/events", params={"live": 0})).text
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=auth, timeout=30) as http:
             r = await http.delete("/v1/profiles", params={"email": email})
             assert r.status_code == 200, r.text
 
