@@ -67,7 +67,7 @@ class Where:
     def add(self, clause: str, *values: Any) -> None:
         for v in values:
             self.args.append(v)
-            clause = clause.replace("?", f"${len(self.args)}", 1)
+            clause = clause.replace("%s", f"${len(self.args)}", 1)
         self.clauses.append(clause)
 
     def sql(self) -> str:
@@ -80,31 +80,31 @@ def _trait(where: Where, spec: str) -> None:
     if not name:
         return
     if value:
-        doc = {name: {"value": value}}
-        where.add("(data -> 'traits') @> ?::jsonb", orjson.dumps(doc).decode())
+        where.add("(data -> 'traits') @> %s::jsonb", {name: {"value": value}})
     else:
-        where.add("(data -> 'traits') ? ?", name)
+        where.add("(data -> 'traits') ? %s", name)
 
 
 def profile_where(f: ProfileFilter, now: datetime | None = None) -> Where:
     """Each filter as a condition an index answers: containment in the segments, traits
-    and touchpoints (GIN), stage and score (B-tree), last seen (B-tree)."""
+    and touchpoints (GIN), stage and score (B-tree), last seen (B-tree). jsonb arguments
+    are Python values: the console's pool encodes them (cdp_segmenter's jsonb codec)."""
     w = Where()
     if f.segment:
-        w.add("(data -> 'segments') @> ?::jsonb", orjson.dumps([f.segment]).decode())
+        w.add("(data -> 'segments') @> %s::jsonb", [f.segment])
     if f.stage:
-        w.add("stage = ?", f.stage)
+        w.add("stage = %s", f.stage)
     for spec in (f.trait, f.trait2):
         if spec:
             _trait(w, spec)
     if f.campaign:
-        w.add("(data -> 'touchpoints') @> ?::jsonb", orjson.dumps([{"campaign": f.campaign}]).decode())
+        w.add("(data -> 'touchpoints') @> %s::jsonb", [{"campaign": f.campaign}])
     if f.seen_days:
-        w.add("last_seen >= ?", (now or datetime.now(UTC)) - timedelta(days=f.seen_days))
+        w.add("last_seen >= %s", (now or datetime.now(UTC)) - timedelta(days=f.seen_days))
     if f.score_min is not None:
-        w.add("score >= ?", f.score_min)
+        w.add("score >= %s", f.score_min)
     if f.score_max is not None:
-        w.add("score <= ?", f.score_max)
+        w.add("score <= %s", f.score_max)
     return w
 
 

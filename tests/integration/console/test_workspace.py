@@ -1,0 +1,193 @@
+"""The workspace's doors: sign-in (a token once, in a form; a session cookie), every page
+and action refused without a session, admin actions refused to a read session, a revoked
+token ending its sessions, CSRF and cross-site posts refused, and stored values that hold
+HTML or script shown as text on every page."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import cdp
+from tests.integration.console.test_console import Console, _until
+from tests.integration.segmenter.conftest import Journey, Segmenters, send
+
+pytestmark = pytest.mark.integration
+
+PAGES = ["/ui", "/ui/profiles", "/ui/segments", "/ui/campaigns", "/ui/leads", "/ui/events?live=0", "/ui/settings"]
+ACTIONS = [
+    "/ui/profiles/{pid}/export",
+    "/ui/profiles/{pid}/erase",
+    "/ui/leads/retry",
+    "/ui/settings/tokens/{tid}/revoke",
+]
+
+
+@pytest.fixture(scope="module")
+def console(settings: Any, migrated_pool: Any) -> Iterator[Console]:
+    c = Console(settings)
+    yield c
+    c.proc.stop()
+
+
+def signed_in(console: Console, token: str) -> httpx.Client:
+    ui = httpx.Client(base_url=console.url, timeout=15, follow_redirects=False)
+    r = ui.post("/ui/login", data={"token": token, "next": "/ui"})
+    assert r.status_code == 303 and r.headers["location"] == "/ui", r.text
+    return ui
+
+
+def csrf_of(ui: httpx.Client) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', ui.get("/ui").text)
+    assert found, "every signed-in page carries the session's CSRF token"
+    return found.group(1)
+
+
+def _token_id(token: str) -> str:
+    return token.split("_")[1]  # cdp_<id>_<secret>
+
+
+def test_signing_in_takes_the_token_once_in_a_form_and_gives_a_strict_session_cookie(console: Console) -> None:
+    with httpx.Client(base_url=console.url, timeout=15, follow_redirects=False) as ui:
+        first = ui.get("/ui/profiles?segment=engaged")
+        assert first.status_code == 303
+        assert first.headers["location"] == "/ui/login?next=%2Fui%2Fprofiles%3Fsegment%3Dengaged"
+        form = ui.get(first.headers["location"])
+        assert form.status_code == 200 and 'type="password" name="token"' in form.text
+        # a token in a URL signs nobody in
+        assert "set-cookie" not in ui.get(f"/ui/login?token={console.read}").headers
+        wrong = ui.post("/ui/login", data={"token": "cdp_nope_nope"})
+        assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+        ok = ui.post("/ui/login", data={"token": console.read, "next": "/ui/profiles?segment=engaged"})
+        assert ok.status_code == 303 and ok.headers["location"] == "/ui/profiles?segment=engaged"
+        cookie = ok.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "secure" not in cookie
+        assert console.read.lower() not in cookie  # a random session id, not the token
+        assert ui.get("/ui/profiles?segment=engaged").status_code == 200
+        # a sign-in never sends the browser to another site
+        for target in ("https://evil.example/", "//evil.example/ui", "/\\evil.example"):
+            r = ui.post("/ui/login", data={"token": console.read, "next": target})
+            assert r.headers["location"] == "/ui", target
+        tls = {"x-forwarded-proto": "https"}
+        behind_tls = httpx.post(f"{console.url}/ui/login", data={"token": console.read}, headers=tls)
+        assert "secure" in behind_tls.headers["set-cookie"].lower()
+        # signing out ends the session on the server, not only in this browser
+        stolen = ui.cookies.get("cdp_session")
+        assert ui.post("/ui/logout", data={"csrf": csrf_of(ui)}).status_code == 303
+        again = httpx.get(f"{console.url}/ui", cookies={"cdp_session": stolen or ""}, follow_redirects=False)
+        assert again.status_code == 303 and again.headers["location"].startswith("/ui/login")
+
+
+def test_without_a_session_every_page_sends_to_sign_in_and_every_action_is_refused(console: Console) -> None:
+    with httpx.Client(base_url=console.url, timeout=15, follow_redirects=False) as anon:
+        for path in PAGES:
+            r = anon.get(path)
+            assert r.status_code == 303 and r.headers["location"].startswith("/ui/login?next="), path
+        # a bearer token opens the API, not the pages
+        r = anon.get("/ui", headers={"authorization": f"Bearer {console.admin}"})
+        assert r.status_code == 303
+        for action in ACTIONS:
+            r = anon.post(action.format(pid="p1", tid="t1"), data={"csrf": "x", "confirm": "erase"})
+            assert r.status_code == 303 and r.headers["location"].startswith("/ui/login"), action
+
+
+def test_a_read_session_sees_every_page_but_no_admin_action(console: Console) -> None:
+    ui = signed_in(console, console.read)
+    for path in PAGES:
+        r = ui.get(path)
+        assert r.status_code == 200, (path, r.status_code)
+        assert 'id="erase"' not in r.text and "revoke</button>" not in r.text
+    token = csrf_of(ui)
+    for action in ACTIONS:
+        r = ui.post(action.format(pid="p1", tid=_token_id(console.admin)), data={"csrf": token, "confirm": "erase"})
+        assert r.status_code == 403 and "admin scope" in r.text, action
+    assert console.get("/v1/segments", token="admin").status_code == 200  # the admin token still works
+
+
+def test_admin_forms_need_the_sessions_csrf_token_and_the_consoles_own_origin(console: Console, settings: Any) -> None:
+    extra = console_token(settings, "admin")
+    ui = signed_in(console, console.admin)
+    token = csrf_of(ui)
+    path = f"/ui/settings/tokens/{_token_id(extra)}/revoke"
+    assert ui.post(path, data={}).status_code == 403
+    assert ui.post(path, data={"csrf": token[:-1] + "x"}).status_code == 403
+    cross = ui.post(path, data={"csrf": token}, headers={"sec-fetch-site": "cross-site"})
+    assert cross.status_code == 403 and "Cross-site" in cross.text
+    other = ui.post(path, data={"csrf": token}, headers={"origin": "https://evil.example"})
+    assert other.status_code == 403
+    still = httpx.get(f"{console.url}/v1/segments", headers={"authorization": f"Bearer {extra}"})
+    assert still.status_code == 200, "none of the refused posts revoked the token"
+    done = ui.post(path, data={"csrf": token})
+    assert done.status_code == 303
+    gone = httpx.get(f"{console.url}/v1/segments", headers={"authorization": f"Bearer {extra}"})
+    assert gone.status_code == 401
+
+
+def console_token(settings: Any, scope: str) -> str:
+    return cdp(settings, "tokens", "create", "--name", f"extra-{uuid.uuid4().hex[:6]}", "--scope", scope).strip()
+
+
+def test_revoking_a_token_ends_its_sessions_at_once(console: Console, settings: Any) -> None:
+    token = console_token(settings, "read")
+    ui = signed_in(console, token)
+    assert ui.get("/ui").status_code == 200
+    cdp(settings, "tokens", "revoke", _token_id(token))
+    r = ui.get("/ui")
+    assert r.status_code == 303 and r.headers["location"].startswith("/ui/login")
+
+
+XSS = {
+    "company": "<script>alert('company')</script>",
+    "jobtitle": '<img src=x onerror="alert(1)">',
+}
+CAMPAIGN = "<b>bold</b>-<script>alert(2)</script>"
+EVENT = "<svg onload=alert(3)>"
+
+
+@pytest.fixture
+def segmenters(settings: Any, input_topic: str, definitions: None) -> Iterator[Segmenters]:
+    s = Segmenters(settings, "aiokafka", input_topic)
+    yield s
+    s.stop()
+
+
+async def test_stored_html_and_script_render_as_text_on_every_page(
+    console: Console, segmenters: Segmenters, producer: Any, pg: Any
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    email = f"xss-{tag}@example.org"
+    j = Journey(f"{tag}-xss", datetime.now(UTC) - timedelta(minutes=30))
+    j.page("/pricing", f"?utm_source=linkedin&utm_medium=paid_social&utm_campaign={quote(CAMPAIGN)}")
+    j.track(EVENT, "/pricing")
+    j.identify(None, email=email, **XSS)
+    segmenters.start()
+    await send(producer, segmenters.topic, j.hits)
+    await _until(lambda: pg.fetchval("SELECT count(*) FROM identities WHERE id = $1", f"email:{email}"))
+    pid = await pg.fetchval("SELECT profile_id FROM identities WHERE id = $1", f"email:{email}")
+
+    async def rolled_up() -> bool:
+        return bool(await pg.fetchval("SELECT count(*) FROM campaign_stats WHERE campaign = $1", CAMPAIGN))
+
+    await _until(rolled_up)
+    ui = signed_in(console, console.admin)
+    pages = {
+        "card": ui.get(f"/ui/profiles/{pid}").text,
+        "list": ui.get("/ui/profiles", params={"campaign": CAMPAIGN}).text,
+        "campaigns": ui.get("/ui/campaigns").text,
+        "overview": ui.get("/ui", params={"days": 1}).text,
+    }
+    assert email in pages["list"], "the filter on a campaign name holding markup still finds the person"
+    for name, html in pages.items():
+        for raw in (*XSS.values(), CAMPAIGN, EVENT):
+            assert raw not in html, (name, raw)
+        assert "<script>alert" not in html and "<img src=x" not in html and "<svg" not in html, name
+    assert "&lt;script&gt;alert(&#39;company&#39;)&lt;/script&gt;" in pages["card"]
+    assert "&lt;svg onload=alert(3)&gt;" in pages["card"]
+    assert "&lt;b&gt;bold&lt;/b&gt;" in pages["campaigns"]
