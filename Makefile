@@ -7,7 +7,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-REQS := requirements-dev.txt constraints.txt $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
+REQS := requirements-dev.txt constraints.txt $(wildcard libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml)
 
 # CDP_KAFKA_NODES=3: a local cluster of three brokers, topics with three replicas
 CDP_KAFKA_NODES ?= 1
@@ -38,7 +38,7 @@ help:
 $(STAMP): $(REQS)
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@$(BIN)/pip install -q --upgrade pip >/dev/null
-	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt $(foreach s,$(wildcard services/*/pyproject.toml),-e $(dir $(s)))
+	$(BIN)/pip install -q -c constraints.txt -r requirements-dev.txt $(foreach s,$(wildcard services/*/pyproject.toml tools/*/pyproject.toml),-e $(dir $(s)))
 	@touch $(STAMP)
 
 install: $(STAMP)

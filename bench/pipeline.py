@@ -64,7 +64,7 @@ from bench.segmenter import (
     passthrough,
     scrape,
 )
-from cdp_console.simulate import visitor
+from cdp_simulator.simulate import visitor
 
 BENCH_KEY = "bench-pipeline-key-0123456789"
 BATCH = 50

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import orjson
 
-from cdp_enricher.logic.plans import parse_plan
+from cdp_common.definitions.plans import parse_plan
 from cdp_enricher.pipeline import Enricher, Rules
 
 CHROME = (

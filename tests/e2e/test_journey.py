@@ -96,7 +96,7 @@ async def test_cdp_simulate_traffic_becomes_profiles_and_one_contact_per_convers
     """`cdp simulate`'s mix through the real pipeline: every event accepted, bots kept out of
     the profiles, and each visitor who filled in the contact form is one contact at the sandbox
     with the campaign story attached."""
-    from cdp_console.simulate import send
+    from cdp_simulator.simulate import send
 
     before = await pg.fetchval("SELECT count(*) FROM profiles")
     stats = await send(collector.url, collector.source.write_key, visitors=80, rate=800, days=14, seed=7)

@@ -41,7 +41,7 @@ async def test_a_marketer_finds_the_automotive_ceos_from_linkedin_and_sees_why_o
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    from cdp_console.simulate import send
+    from cdp_simulator.simulate import send
 
     stats = await send(collector.url, collector.source.write_key, visitors=150, rate=900, days=1, seed=11)
     assert stats["accepted"] == stats["events"]

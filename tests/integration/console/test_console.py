@@ -16,8 +16,8 @@ import httpx
 import orjson
 import pytest
 
+from cdp_common.definitions.rule_store import load_suppressions
 from cdp_enricher.pipeline import Dropped, Enricher, Rules
-from cdp_enricher.store import load_suppressions
 from tests.helpers import ROOT, ServiceProcess, free_port, python_module
 from tests.integration.segmenter.conftest import Journey, Segmenters, send
 

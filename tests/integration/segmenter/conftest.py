@@ -25,10 +25,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from redis.asyncio import Redis
 
+from cdp_common.definitions.campaign_rules import compile_rules
+from cdp_common.definitions.rule_store import parse_rule_file
 from cdp_common.topics import Topic
-from cdp_enricher.logic.rules import compile_rules
 from cdp_enricher.pipeline import Emitted, Enricher, Rules
-from cdp_enricher.store import parse_rule_file
 from tests.helpers import ROOT, RUNNERS, ServiceProcess, TopicTail, free_port, python_module, runner_env
 
 CHROME = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from cdp_enricher.logic.plans import PlanError, check, parse_plan
+from cdp_common.definitions.plans import PlanError, check, parse_plan
 
 PLAN: dict[str, Any] = {
     "source": "www",

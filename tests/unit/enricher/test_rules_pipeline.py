@@ -8,9 +8,9 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from cdp_enricher.logic.rules import KvConvention, RuleDef, compile_rules, kv_traits, matching_traits
+from cdp_common.definitions.campaign_rules import KvConvention, RuleDef, compile_rules, kv_traits, matching_traits
+from cdp_common.definitions.rule_store import parse_rule_file
 from cdp_enricher.pipeline import Dropped, Emitted, Enricher, Refused, RejectionGuard, Rules
-from cdp_enricher.store import parse_rule_file
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 CHROME = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"

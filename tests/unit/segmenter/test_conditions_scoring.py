@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cdp_segmenter.logic.conditions import ConditionError, evaluate, validate
-from cdp_segmenter.logic.scoring import parse_plan, score
+from cdp_common.definitions.conditions import ConditionError, evaluate, validate
+from cdp_common.definitions.scoring import parse_plan, score
 from tests.unit.segmenter.test_profile import DAY, T0, journey
 
 NOW = T0 + 3 * DAY

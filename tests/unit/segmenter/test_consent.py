@@ -4,7 +4,7 @@ what segments, leads and decisions see."""
 from __future__ import annotations
 
 from cdp_common import consent
-from cdp_segmenter.logic.conditions import evaluate, validate
+from cdp_common.definitions.conditions import evaluate, validate
 from cdp_segmenter.logic.evaluation import evaluate_profile
 from cdp_segmenter.logic.leads import build_lead
 from cdp_segmenter.logic.profile import fold, merge, new_profile

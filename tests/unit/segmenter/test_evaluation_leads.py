@@ -8,13 +8,13 @@ import copy
 import pytest
 import yaml
 
+from cdp_common.definitions.scoring import parse_plan
+from cdp_common.definitions.segments import DefinitionError, Definitions, LeadPolicy, SegmentDef, parse_file
 from cdp_common.records import QualifiedLead
-from cdp_segmenter.logic.definitions import DefinitionError, Definitions, LeadPolicy, SegmentDef, parse_file
 from cdp_segmenter.logic.evaluation import QUALIFIED, UPDATED, evaluate_profile
 from cdp_segmenter.logic.identity import event_ids
 from cdp_segmenter.logic.leads import build_lead
 from cdp_segmenter.logic.profile import fold, new_profile
-from cdp_segmenter.logic.scoring import parse_plan
 from tests.helpers import ROOT
 from tests.unit.segmenter.test_profile import DAY, T0, hit, journey
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from cdp_segmenter.logic.profile import correct_into, fold, merge, new_profile, sessions
+from cdp_common.definitions.conditions import sessions
+from cdp_segmenter.logic.profile import correct_into, fold, merge, new_profile
 
 DAY = 86_400
 T0 = 1_795_900_000.0

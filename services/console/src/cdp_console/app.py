@@ -17,6 +17,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from pydantic import BaseModel, ConfigDict, Field
 
 from cdp_common import deliveries, rejects, schemas
+from cdp_common.definitions.plans import PlanError
+from cdp_common.definitions.rule_store import PlanStore, RuleStore, parse_rule_file
+from cdp_common.definitions.segments import DefinitionError, parse_file, parse_segment
+from cdp_common.definitions.store import DefinitionStore, open_pool
 from cdp_common.hotkeys import RedisKeys
 from cdp_common.identity import ANON, namespace_of
 from cdp_common.kafka import make_producer
@@ -28,10 +32,6 @@ from cdp_console import data, tokens, web
 from cdp_console.guard import Guard
 from cdp_console.personalize import Slot, SlotError, choose, parse_slot
 from cdp_console.ratelimit import RateLimiter
-from cdp_enricher.logic.plans import PlanError
-from cdp_enricher.store import PlanStore, RuleStore, parse_rule_file
-from cdp_segmenter.logic.definitions import DefinitionError, parse_file, parse_segment
-from cdp_segmenter.store import DefinitionStore, open_pool
 
 logger = logging.getLogger(__name__)
 LOOKUP = """

@@ -11,9 +11,9 @@ from typing import Any
 import asyncpg
 import orjson
 
+from cdp_common.definitions.conditions import sessions
 from cdp_common.identity import EMAIL, USER, anon_id, email_id, namespace_of, user_id
 from cdp_common.records import Erasure
-from cdp_segmenter.logic.profile import sessions
 
 TOP = 10
 

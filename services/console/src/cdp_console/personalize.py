@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cdp_segmenter.logic.conditions import _compare
+from cdp_common.definitions.conditions import compare
 
 
 class SlotError(ValueError):
@@ -53,7 +53,7 @@ def _holds(when: Mapping[str, Any], summary: Mapping[str, Any]) -> bool:
     if k == "stage":
         return bool(summary.get("stage") == v)
     traits = summary.get("traits") or {}
-    return _compare(v.get("op", "eq"), traits.get(v["name"]), v.get("value"))
+    return compare(v.get("op", "eq"), traits.get(v["name"]), v.get("value"))
 
 
 def choose(slots: Sequence[Slot], summary: Mapping[str, Any] | None) -> dict[str, str]:

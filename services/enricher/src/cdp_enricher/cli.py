@@ -10,9 +10,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from cdp_common.definitions.rule_store import RuleStore, parse_rule_file
 from cdp_common.pg import create_pool
 from cdp_common.settings import CommonSettings
-from cdp_enricher.store import RuleStore, parse_rule_file
 
 
 def _explain(e: ValidationError) -> str:
@@ -77,8 +77,8 @@ def register(sub: Any) -> None:
 async def cmd_plans(args: argparse.Namespace, settings: CommonSettings) -> int:
     """``cdp plans apply -f plan.yaml`` (a new version when it changed), ``list``, ``show``."""
     from cdp_common.cli import CommandError
-    from cdp_enricher.logic.plans import PlanError
-    from cdp_enricher.store import PlanStore
+    from cdp_common.definitions.plans import PlanError
+    from cdp_common.definitions.rule_store import PlanStore
 
     doc: dict[str, Any] = {}
     if args.action == "apply":

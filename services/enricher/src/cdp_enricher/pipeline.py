@@ -11,13 +11,13 @@ from typing import Any, cast
 
 import orjson
 
+from cdp_common.definitions.campaign_rules import CompiledRule, KvConvention, kv_traits, matching_traits
+from cdp_common.definitions.plans import Plan, Violation, check
 from cdp_common.events import EVENT_TYPES
 from cdp_common.identity import anon_id, email_id, user_id
 from cdp_common.wire import CampaignDoc, ClickDoc, DeviceDoc, EnrichedHitDoc, EnrichmentDoc, RawHitDoc, TraitHintDoc
 from cdp_enricher.logic import bots, channel, privacy, referrer
 from cdp_enricher.logic.campaign import CampaignConfig, attribute
-from cdp_enricher.logic.plans import Plan, Violation, check
-from cdp_enricher.logic.rules import CompiledRule, KvConvention, kv_traits, matching_traits
 from cdp_enricher.logic.urls import query_of
 from cdp_enricher.logic.useragent import device_of
 

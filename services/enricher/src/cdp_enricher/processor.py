@@ -14,15 +14,15 @@ from typing import cast
 import iptocc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from cdp_common.definitions.campaign_rules import KvConvention, compile_rules
+from cdp_common.definitions.rule_store import RuleStore, load_internal_domains, load_plans, load_suppressions
 from cdp_common.metrics import M, build
 from cdp_common.pg import create_pool
 from cdp_common.settings import CommonSettings, EnricherSettings
 from cdp_common.stream import Emit, Fatal, Output, Publish, Record, Reject
 from cdp_common.topics import REPLAY_HEADER
 from cdp_enricher.logic.campaign import DEFAULT_PRECEDENCE, CampaignConfig
-from cdp_enricher.logic.rules import KvConvention, compile_rules
 from cdp_enricher.pipeline import Dropped, Emitted, Enricher, RejectionGuard, Rules
-from cdp_enricher.store import RuleStore, load_internal_domains, load_plans, load_suppressions
 
 logger = logging.getLogger(__name__)
 

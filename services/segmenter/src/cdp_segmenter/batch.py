@@ -27,10 +27,10 @@ import asyncpg
 import orjson
 from redis.asyncio import Redis
 
+from cdp_common.definitions.segments import Definitions
 from cdp_common.records import SegmentChange
 from cdp_common.wire import EnrichedHitDoc
 from cdp_segmenter import store
-from cdp_segmenter.logic.definitions import Definitions
 from cdp_segmenter.logic.evaluation import QUALIFIED, Outcome, evaluate_profile
 from cdp_segmenter.logic.identity import Known, decide, kind
 from cdp_segmenter.logic.leads import build_lead

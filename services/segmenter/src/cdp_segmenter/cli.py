@@ -9,9 +9,9 @@ from typing import Any
 
 import yaml
 
+from cdp_common.definitions.segments import DefinitionError, parse_file
+from cdp_common.definitions.store import open_definitions
 from cdp_common.settings import CommonSettings
-from cdp_segmenter.logic.definitions import DefinitionError, parse_file
-from cdp_segmenter.store import open_definitions
 
 
 async def cmd_segments(args: argparse.Namespace, settings: CommonSettings) -> int:

@@ -25,6 +25,8 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from redis.exceptions import RedisError
 
+from cdp_common.definitions.segments import Definitions
+from cdp_common.definitions.store import DefinitionStore
 from cdp_common.metrics import M, build
 from cdp_common.redisio import make_redis
 from cdp_common.settings import CommonSettings, SegmenterSettings
@@ -33,7 +35,6 @@ from cdp_common.topics import REPLAY_HEADER
 from cdp_common.wire import EnrichedHitDoc
 from cdp_segmenter import store
 from cdp_segmenter.batch import Applied, Hit, PoisonHit, Topics, apply_batch, reevaluate
-from cdp_segmenter.logic.definitions import Definitions
 from cdp_segmenter.logic.identity import event_ids
 from cdp_segmenter.logic.profile import FoldConfig
 from cdp_segmenter.readmodel import ReadModel
@@ -303,7 +304,7 @@ class SegmenterProcessor:
 
     async def _load_definitions(self) -> None:
         assert self.pool is not None
-        defs = await store.DefinitionStore(self.pool).load()
+        defs = await DefinitionStore(self.pool).load()
         if defs.fingerprint != self.defs.fingerprint or not self.ready.is_set():
             if self.ready.is_set():
                 logger.info("definitions changed (%s -> %s)", self.defs.fingerprint, defs.fingerprint)

@@ -11,8 +11,8 @@ import orjson
 from redis.asyncio.client import Pipeline
 
 from cdp_common import consent
+from cdp_common.definitions.conditions import sessions
 from cdp_common.hotkeys import RedisKeys
-from cdp_segmenter.logic.profile import sessions
 
 TRAIT_MAX = 64  # longer trait values stay in Postgres
 

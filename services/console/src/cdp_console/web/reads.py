@@ -88,7 +88,7 @@ def _trait(where: Where, spec: str) -> None:
 def profile_where(f: ProfileFilter, now: datetime | None = None) -> Where:
     """Each filter as a condition an index answers: containment in the segments, traits
     and touchpoints (GIN), stage and score (B-tree), last seen (B-tree). jsonb arguments
-    are Python values: the console's pool encodes them (cdp_segmenter's jsonb codec)."""
+    are Python values: the console's pool encodes them (cdp_common.pg.jsonb_as_python)."""
     w = Where()
     if f.segment:
         w.add("(data -> 'segments') @> %s::jsonb", [f.segment])

@@ -21,11 +21,10 @@ from typing import Any
 import orjson
 
 from cdp_common import consent
+from cdp_common.definitions.conditions import evaluate, sessions
+from cdp_common.definitions.scoring import score
+from cdp_common.definitions.segments import Definitions
 from cdp_common.identity import normalize_email
-from cdp_segmenter.logic.conditions import evaluate
-from cdp_segmenter.logic.definitions import Definitions
-from cdp_segmenter.logic.profile import sessions
-from cdp_segmenter.logic.scoring import score
 
 QUALIFIED = "lead.qualified"
 UPDATED = "lead.updated"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from cdp_common.definitions.conditions import sessions
 from cdp_common.records import QualifiedLead
 from cdp_segmenter.logic.evaluation import email_of
-from cdp_segmenter.logic.profile import sessions
 
 TOP_PAGES = 10
 CONTACT_TRAITS = {

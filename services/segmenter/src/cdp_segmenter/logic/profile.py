@@ -71,10 +71,6 @@ def upgraded(profile_id: str, doc: Mapping[str, Any] | None) -> dict[str, Any]:
     return {**new_profile(profile_id), **(doc or {})}
 
 
-def sessions(p: Mapping[str, Any]) -> int:
-    return len(p["windows"]) + p["sessionsEvicted"]
-
-
 def _ts(value: Any) -> float:
     if isinstance(value, (int, float)):
         return float(value)

@@ -23,10 +23,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from cdp_common import consent
-from cdp_segmenter.logic.profile import sessions
 
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "startsWith", "endsWith", "matches", "exists", "missing")
 COUNTERS = ("pageViews", "sessions", "interactions")
+
+
+def sessions(p: Mapping[str, Any]) -> int:
+    """A profile's sessions: the windows it keeps plus those evicted (a profile fact the
+    conditions, the card and the segmenter share)."""
+    return len(p["windows"]) + p["sessionsEvicted"]
+
+
 KINDS = ("all", "any", "not", "trait", "counter", "event", "page", "channel", "campaign", "form", "consent")
 
 
@@ -77,7 +84,7 @@ def validate(cond: Any, where: str = "condition") -> None:
         raise ConditionError(f"{where}: unknown condition {key!r}")
 
 
-def _compare(op: str, have: Any, want: Any) -> bool:
+def compare(op: str, have: Any, want: Any) -> bool:
     if op == "exists":
         return have is not None
     if op == "missing":
@@ -117,7 +124,7 @@ def evaluate(cond: Mapping[str, Any], p: Mapping[str, Any], now: float) -> bool:
         return not evaluate(body, p, now)
     if key == "trait":
         trait = p["traits"].get(body["name"])
-        return _compare(body.get("op", "eq"), trait["value"] if trait else None, body.get("value"))
+        return compare(body.get("op", "eq"), trait["value"] if trait else None, body.get("value"))
     if key == "counter":
         name = body["name"]
         if name == "sessions":
@@ -126,7 +133,7 @@ def evaluate(cond: Mapping[str, Any], p: Mapping[str, Any], now: float) -> bool:
             have = p["events"].get(name[7:], 0)
         else:
             have = p[name]
-        return _compare(body.get("op", "eq"), have, body.get("value"))
+        return compare(body.get("op", "eq"), have, body.get("value"))
     if key == "event":
         times = p["eventTimes"].get(body["name"], [])
         if "days" in body:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cdp_segmenter.logic.conditions import evaluate, validate
+from cdp_common.definitions.conditions import evaluate, validate
 
 
 @dataclass(frozen=True, slots=True)

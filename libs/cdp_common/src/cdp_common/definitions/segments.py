@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cdp_segmenter.logic.conditions import ConditionError, validate
-from cdp_segmenter.logic.scoring import ScoreRule, parse_plan
+from cdp_common.definitions.conditions import ConditionError, validate
+from cdp_common.definitions.scoring import ScoreRule, parse_plan
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from cdp_enricher.logic.rules import RuleDef
+from cdp_common.definitions.campaign_rules import RuleDef
 
 
 def _rule(r: asyncpg.Record) -> RuleDef:
@@ -93,7 +93,7 @@ async def load_suppressions(pool: asyncpg.Pool) -> frozenset[str]:
 
 def parse_rule_file(data: Any) -> list[RuleDef]:
     """A parsed YAML document -> rules; raises ``pydantic.ValidationError`` naming what is wrong."""
-    from cdp_enricher.logic.rules import RuleFile
+    from cdp_common.definitions.campaign_rules import RuleFile
 
     if isinstance(data, list):
         data = {"rules": data}
@@ -109,7 +109,7 @@ class PlanStore:
     async def apply(self, doc: dict[str, Any]) -> tuple[str, int, bool]:
         """Store the plan as its source's next version unless it equals the newest one;
         returns (source id, version in force, whether it changed). Raises ``PlanError``."""
-        from cdp_enricher.logic.plans import PlanError, parse_plan
+        from cdp_common.definitions.plans import PlanError, parse_plan
 
         parse_plan(doc)  # refuse a bad plan before anything is written
         async with self._pool.acquire() as conn, conn.transaction():
@@ -143,7 +143,7 @@ class PlanStore:
 
 async def load_plans(pool: asyncpg.Pool) -> dict[str, Any]:
     """The plan in force per source id (its newest version), compiled."""
-    from cdp_enricher.logic.plans import parse_plan
+    from cdp_common.definitions.plans import parse_plan
 
     try:
         rows = await pool.fetch(
