@@ -22,6 +22,7 @@ from tests.integration.segmenter.conftest import Journey, Segmenters, send
 pytestmark = pytest.mark.integration
 
 PAGES = ["/ui", "/ui/profiles", "/ui/segments", "/ui/campaigns", "/ui/leads", "/ui/events?live=0", "/ui/settings"]
+ADMIN_PAGES = ["/ui/segments/new"]
 ACTIONS = [
     "/ui/profiles/{pid}/export",
     "/ui/profiles/{pid}/erase",
@@ -87,7 +88,7 @@ def test_signing_in_takes_the_token_once_in_a_form_and_gives_a_strict_session_co
 
 def test_without_a_session_every_page_sends_to_sign_in_and_every_action_is_refused(console: Console) -> None:
     with httpx.Client(base_url=console.url, timeout=15, follow_redirects=False) as anon:
-        for path in PAGES:
+        for path in PAGES + ADMIN_PAGES:
             r = anon.get(path)
             assert r.status_code == 303 and r.headers["location"].startswith("/ui/login?next="), path
         # a bearer token opens the API, not the pages
@@ -191,3 +192,31 @@ async def test_stored_html_and_script_render_as_text_on_every_page(
     assert "&lt;script&gt;alert(&#39;company&#39;)&lt;/script&gt;" in pages["card"]
     assert "&lt;svg onload=alert(3)&gt;" in pages["card"]
     assert "&lt;b&gt;bold&lt;/b&gt;" in pages["campaigns"]
+
+
+def test_a_segment_is_previewed_checked_and_saved_from_its_editor(console: Console, settings: Any) -> None:
+    sid = f"ui-{uuid.uuid4().hex[:6]}"
+    ui = signed_in(console, console.admin)
+    token = csrf_of(ui)
+    assert ui.get("/ui/segments/new").status_code == 200
+    form = {"csrf": token, "id": sid, "name": "Seen pricing", "description": "", "editing": "0"}
+    bad = ui.post("/ui/segments/preview", data=form | {"condition": "trait: {name: role, op: sounds_like}"})
+    assert bad.status_code == 200 and 'id="segment-error"' in bad.text and 'id="preview-result"' not in bad.text
+    not_yaml = ui.post("/ui/segments/save", data=form | {"condition": "all: [unclosed"})
+    assert "not YAML or JSON" in not_yaml.text
+    condition = "counter: {name: pageViews, op: gte, value: 1}"
+    shown = ui.post("/ui/segments/preview", data=form | {"condition": condition})
+    matched = re.search(r'id="preview-matched">([\d,]+)<', shown.text)
+    assert matched and int(matched.group(1).replace(",", "")) >= 0, shown.text[-2000:]
+    assert sid not in [s["id"] for s in console.get("/v1/segments").json()["segments"]]  # a preview saves nothing
+    saved = ui.post("/ui/segments/save", data=form | {"condition": condition})
+    assert saved.status_code == 303 and saved.headers["location"] == f"/ui/segments/{sid}"
+    stored = {s["id"]: s for s in console.get("/v1/segments").json()["segments"]}[sid]
+    assert stored["condition"] == {"counter": {"name": "pageViews", "op": "gte", "value": 1}}
+    edit = ui.get(f"/ui/segments/{sid}/edit")
+    assert edit.status_code == 200 and "pageViews" in edit.text and "readonly" in edit.text
+    reader = signed_in(console, console.read)
+    assert reader.get("/ui/segments/new").status_code == 403
+    refused = reader.post("/ui/segments/save", data=form | {"csrf": csrf_of(reader), "condition": condition})
+    assert refused.status_code == 403
+    assert console.call("DELETE", f"/v1/segments/{sid}").status_code == 200

@@ -360,11 +360,8 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
             seg = parse_segment({**body, "id": sid}, "segment")
         except DefinitionError as e:
             raise problem(422, str(e)) from e
-        store = DefinitionStore(pool())
-        current = await store.load()
-        others = [s for s in current.segments if s.id != sid]
-        report = await store.apply([*others, seg], None, None)
-        return {"segment": sid, "result": "created" if f"segment {sid}" in report["created"] else "updated"}
+        result = await DefinitionStore(pool()).put_segment(seg)
+        return {"segment": sid, "result": "created" if result == "created" else "updated"}
 
     @app.delete("/v1/segments/{sid}")
     async def delete_segment(sid: str, who: Admin) -> dict[str, str]:

@@ -89,6 +89,11 @@ class DefinitionStore:
                     )
         return report
 
+    async def put_segment(self, segment: SegmentDef) -> str:
+        """Create or replace one segment: ``created``, ``updated`` or ``unchanged``."""
+        report = await self.apply([segment], None, None)
+        return next(k for k in ("created", "updated", "unchanged") if report[k])
+
     async def delete_segment(self, segment_id: str) -> bool:
         result: str = await self._pool.execute("DELETE FROM segments WHERE id = $1", segment_id)
         return result.endswith(" 1")

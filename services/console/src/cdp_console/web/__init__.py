@@ -8,7 +8,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from cdp_console.web import campaigns, events, leads, overview, profiles, segments, settings_page, signin
+from cdp_console.web import (
+    campaigns,
+    events,
+    leads,
+    overview,
+    profiles,
+    segment_editor,
+    segments,
+    settings_page,
+    signin,
+)
 from cdp_console.web.deps import Refused, SignIn
 from cdp_console.web.render import STATIC, page
 
@@ -24,5 +34,6 @@ def mount(app: FastAPI) -> None:
     async def refused(request: Request, exc: Refused) -> Response:
         return page(request, "refused.html", code=exc.status, message=exc.message)
 
-    for area in (signin, overview, profiles, segments, campaigns, leads, events, settings_page):
+    # the editor before segments: /ui/segments/new is not a segment named "new"
+    for area in (signin, overview, profiles, segment_editor, segments, campaigns, leads, events, settings_page):
         app.include_router(area.router)

@@ -304,3 +304,43 @@ async def segments(pool: asyncpg.Pool, redis: Any, keys: Any) -> list[dict[str, 
             }
         )
     return out
+
+
+PREVIEW_SCAN = 20_000
+
+
+async def preview(pool: asyncpg.Pool, condition: dict[str, Any], scan: int = PREVIEW_SCAN) -> dict[str, Any]:
+    """How many profiles a condition matches before it is saved: evaluated on the most
+    recently seen ``scan`` live profiles (the segmenter's own evaluation, in Python); with
+    more profiles than that, an estimate for all of them from the share that matched."""
+    from cdp_common.definitions.conditions import evaluate
+
+    total = int(await pool.fetchval("SELECT count(*) FROM profiles WHERE merged_into IS NULL AND data IS NOT NULL"))
+    now = datetime.now(UTC).timestamp()
+    matched = scanned = unreadable = 0
+    examples: list[str] = []
+    async with pool.acquire() as conn, conn.transaction():
+        async for r in conn.cursor(
+            "SELECT id, email, data FROM profiles WHERE merged_into IS NULL AND data IS NOT NULL "
+            "ORDER BY last_seen DESC NULLS LAST LIMIT $1",
+            scan,
+        ):
+            scanned += 1
+            try:
+                hit = evaluate(condition, _json(r["data"]), now)
+            except (KeyError, TypeError, ValueError):  # a document the condition cannot read
+                unreadable += 1
+                continue
+            if hit:
+                matched += 1
+                if len(examples) < 10:
+                    examples.append(r["email"] or r["id"])
+    estimate = round(matched * total / scanned) if scanned and total > scanned else matched
+    return {
+        "matched": matched,
+        "scanned": scanned,
+        "total": total,
+        "estimate": estimate,
+        "unreadable": unreadable,
+        "examples": examples,
+    }
