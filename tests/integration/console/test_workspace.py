@@ -220,3 +220,33 @@ def test_a_segment_is_previewed_checked_and_saved_from_its_editor(console: Conso
     refused = reader.post("/ui/segments/save", data=form | {"csrf": csrf_of(reader), "condition": condition})
     assert refused.status_code == 403
     assert console.call("DELETE", f"/v1/segments/{sid}").status_code == 200
+
+
+def _secret(html: str) -> str:
+    found = re.search(r'<code id="secret">([^<]+)</code>', html)
+    assert found, html[-3000:]
+    return found.group(1)
+
+
+def test_sources_and_tokens_are_managed_from_settings_with_secrets_shown_once(console: Console) -> None:
+    name = f"site-{uuid.uuid4().hex[:6]}"
+    ui = signed_in(console, console.admin)
+    token = csrf_of(ui)
+    made = ui.post("/ui/settings/sources", data={"csrf": token, "name": name, "origins": "https://Shop.Example.com/x"})
+    key = _secret(made.text)
+    assert made.status_code == 200 and key not in ui.get("/ui/settings").text  # shown once, then masked
+    assert "already exists" in ui.post("/ui/settings/sources", data={"csrf": token, "name": name}).text
+    sources = {s["name"]: s for s in console.get("/v1/sources", token="admin").json()}
+    assert sources[name]["origins"] == ["https://shop.example.com"]
+    ui.post(f"/ui/settings/sources/{name}/origins", data={"csrf": token, "origins": "https://a.example, *"})
+    rotated = _secret(ui.post(f"/ui/settings/sources/{name}/rotate", data={"csrf": token}).text)
+    assert rotated != key
+    ui.post(f"/ui/settings/sources/{name}/revoke", data={"csrf": token})
+    sources = {s["name"]: s for s in console.get("/v1/sources", token="admin").json()}
+    assert sources[name]["origins"] == ["*", "https://a.example"] and sources[name]["enabled"] is False
+    assert sources[name]["writeKey"] == rotated
+    new = _secret(ui.post("/ui/settings/tokens", data={"csrf": token, "name": "campaign team", "scope": "read"}).text)
+    assert httpx.get(f"{console.url}/v1/segments", headers={"authorization": f"Bearer {new}"}).status_code == 200
+    reader = signed_in(console, new)
+    refused = reader.post("/ui/settings/tokens", data={"csrf": csrf_of(reader), "name": "x", "scope": "admin"})
+    assert refused.status_code == 403

@@ -121,3 +121,22 @@ class SourceStore:
         if r is None:
             raise LookupError(f"no source named {name!r}")
         return _row(r)
+
+    async def set_origins(self, name: str, origins: list[str]) -> Source:
+        """The browser origins allowed to send with this source's key (``*``: any)."""
+        norm = sorted({normalize_origin(o) for o in origins if o.strip()})
+        r = await self._pool.fetchrow(
+            "UPDATE sources SET origins = $2, updated_at = now() WHERE name = $1 RETURNING *", name, norm
+        )
+        if r is None:
+            raise LookupError(f"no source named {name!r}")
+        return _row(r)
+
+    async def set_enabled(self, name: str, enabled: bool) -> Source:
+        """Revoke (the collector refuses its key within its refresh interval) or restore."""
+        r = await self._pool.fetchrow(
+            "UPDATE sources SET enabled = $2, updated_at = now() WHERE name = $1 RETURNING *", name, enabled
+        )
+        if r is None:
+            raise LookupError(f"no source named {name!r}")
+        return _row(r)

@@ -519,7 +519,7 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
     @app.get("/v1/sources")
     async def list_sources(who: Admin) -> list[dict[str, Any]]:
         return [
-            {"id": s.id, "name": s.name, "writeKey": s.write_key, "origins": list(s.origins)}
+            {"id": s.id, "name": s.name, "writeKey": s.write_key, "origins": list(s.origins), "enabled": s.enabled}
             for s in await SourceStore(st.plain).list_all()
         ]
 
