@@ -30,7 +30,8 @@ from cdp_common.settings import CommonSettings, ConsoleSettings, SyncerSettings
 from cdp_common.sources import SourceStore
 from cdp_console import data, tokens, web
 from cdp_console.guard import Guard
-from cdp_console.personalize import Slot, SlotError, choose, parse_slot
+from cdp_console.personalize import Slot, SlotError, parse_slot
+from cdp_console.personalize_edge import PersonalizeEdge, basic_user, personalize_answer
 from cdp_console.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -200,7 +201,8 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
         "Send `Authorization: Bearer <token>` (create one with `cdp tokens create --scope read|admin`).",
     )
     app.state.console = st
-    app.add_middleware(Guard)  # NUL characters refused, security headers on every answer
+    app.add_middleware(PersonalizeEdge, state=st)  # the browsers' hot path, before the routing
+    app.add_middleware(Guard)  # NUL characters refused, security headers on every answer (outermost)
 
     def pool() -> asyncpg.Pool:
         assert st.pool is not None
@@ -594,46 +596,19 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
         slot: Annotated[list[str] | None, Query()] = None,
     ) -> Response:
         """Only the variants of the configured slots: nothing about the visitor (whether
-        they are known, their segments, stage or traits) leaves with the answer."""
-        t0 = time.perf_counter()
-        origin = request.headers.get("origin")
-        key = write_key or _basic_user(request.headers.get("authorization", ""))
-        source = st.write_keys.get(key) if key else None
-        if source is None:
-            return JSONResponse({"error": "unknown write key"}, 401)
-        source_id, allowed = source
-        if origin and not (origin in allowed or "*" in allowed):
-            return JSONResponse({"error": "origin not allowed for this source"}, 403)
-        wait = st.limiter.take((source_id, request.client.host if request.client else None))
-        if wait:
-            limited = JSONResponse(
-                {"error": "too many requests"}, 429, headers={"retry-after": str(max(1, round(wait)))}
-            )
-            return _grant(origin, allowed, limited)
-        keys = RedisKeys(st.settings.redis_prefix)
-        raw = await st.summary_of(keys, anonymous_id)
-        summary = orjson.loads(raw) if raw else None
-        slots = [s for s in st.slots if not slot or s.id in slot]
-        body = {"variants": choose(slots, summary)}
-        resp = Response(orjson.dumps(body), media_type="application/json", headers={"cache-control": "no-store"})
-        st.personalize_seconds.observe(time.perf_counter() - t0)
-        return _grant(origin, allowed, resp)
+        they are known, their segments, stage or traits) leaves with the answer. (Served by
+        ``PersonalizeEdge`` in front of the routes; this route documents it and answers the same.)"""
+        key = write_key or basic_user(request.headers.get("authorization", ""))
+        client = request.client.host if request.client else None
+        status, headers, body = await personalize_answer(
+            st, anonymous_id, key, slot, request.headers.get("origin"), client
+        )
+        return Response(body, status_code=status, media_type="application/json", headers=headers)
 
     # ---- pages ----------------------------------------------------------------------------
 
     web.mount(app)
     return app
-
-
-def _basic_user(header: str) -> str | None:
-    import base64
-
-    if not header.lower().startswith("basic "):
-        return None
-    try:
-        return base64.b64decode(header[6:]).decode().split(":", 1)[0]
-    except (ValueError, UnicodeDecodeError):
-        return None
 
 
 __all__ = ["HTMLResponse", "create_app"]
