@@ -37,5 +37,7 @@ async def overview(request: Request, who: Viewer, days: int = 7) -> Response:
     now = datetime.now(UTC)
     figures = await reads.overview(st.pool, now - timedelta(days=days))
     top = (await data.campaign_report(st.pool, "campaign", (now - timedelta(days=days)).date(), now.date()))[:5]
-    lag = await stream_reads.lag(st.common.kafka_access(), stage_groups())
-    return page(request, "overview.html", days=days, periods=PERIODS, f=figures, top=top, lag=lag, now=now)
+    lag, lag_age = await stream_reads.recent_lag(st.common.kafka_access(), stage_groups())
+    return page(
+        request, "overview.html", days=days, periods=PERIODS, f=figures, top=top, lag=lag, lag_age=lag_age, now=now
+    )

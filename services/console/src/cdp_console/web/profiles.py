@@ -68,6 +68,7 @@ async def profile_list(
         items=items,
         total=total,
         capped=total > reads.COUNT_CAP,
+        cap=reads.COUNT_CAP,
         more=more,
         choices=await reads.choices(st.pool),
         not_found=f.q,

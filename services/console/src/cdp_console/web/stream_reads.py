@@ -4,6 +4,7 @@ the newest enriched events (the live debugger). Short-lived clients, no consumer
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -14,6 +15,22 @@ from cdp_common.kafka_access import KafkaAccess
 from cdp_common.rejects import partitions_of
 
 logger = logging.getLogger(__name__)
+
+
+LAG_TTL_S = 5.0
+_lag_cache: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, dict[str, int | None]]] = {}
+
+
+async def recent_lag(kafka: KafkaAccess, groups: dict[str, str]) -> tuple[dict[str, int | None], float]:
+    """``lag`` read at most every LAG_TTL_S seconds (connecting to the cluster costs more than
+    the rest of the overview), with its age in seconds."""
+    key = (kafka.bootstrap, tuple(sorted(groups.items())))
+    now = time.monotonic()
+    hit = _lag_cache.get(key)
+    if hit is None or now - hit[0] > LAG_TTL_S:
+        hit = (now, await lag(kafka, groups))
+        _lag_cache[key] = hit
+    return hit[1], now - hit[0]
 
 
 async def lag(kafka: KafkaAccess, groups: dict[str, str]) -> dict[str, int | None]:
