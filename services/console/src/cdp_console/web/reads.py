@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from cdp_common.identity import anon_id, email_id, user_id
+from cdp_console import data
 
 PAGE = 50
 # a filtered count stops here: beyond it the page shows the planner's estimate ("about
@@ -112,24 +112,13 @@ def profile_where(f: ProfileFilter, now: datetime | None = None) -> Where:
 
 
 async def find(pool: asyncpg.Pool, q: str) -> str | None:
-    """The live profile an email, userId, anonymousId or profile id names."""
+    """The live profile an email, userId, anonymousId or profile id names (merges followed,
+    as the API's lookups: ``data.resolve``)."""
     q = q.strip()
-    candidates = [email_id(q)] if "@" in q else [anon_id(q), user_id(q)]
-    for ident in candidates:
-        pid = await pool.fetchval("SELECT profile_id FROM identities WHERE id = $1", ident)
+    for kind in ("email",) if "@" in q else ("anonymousId", "userId", "id"):
+        pid = await data.resolve(pool, kind, q)
         if pid:
-            return await _live(pool, pid)
-    return await _live(pool, q)
-
-
-async def _live(pool: asyncpg.Pool, pid: str) -> str | None:
-    for _ in range(20):
-        row = await pool.fetchrow("SELECT merged_into, data IS NULL AS gone FROM profiles WHERE id = $1", pid)
-        if row is None:
-            return None
-        if row["merged_into"] is None:
-            return None if row["gone"] else pid
-        pid = row["merged_into"]
+            return pid
     return None
 
 
