@@ -88,6 +88,10 @@ PAGES = {
     "profile list, automotive CEOs from the LinkedIn campaign who are leads": (
         "/ui/profiles?trait=role%3DCEO&trait2=industry%3Dautomotive&campaign=ceo-automotive-q4&stage=mql"
     ),
+    "profile list, engaged and known (broad)": "/ui/profiles?segment=engaged&stage=known",
+    "profile list, search-ads campaign seen in the last 7 days (none of the most recent)": (
+        "/ui/profiles?campaign=fleet-calculator&seen_days=7"
+    ),
     "profile list, sorted by score": "/ui/profiles?sort=score",
     "profile list, page 40": "/ui/profiles?page=40",
     "campaign report, 30 days by campaign": "/ui/campaigns?by=campaign",

@@ -27,16 +27,17 @@ def test_the_automotive_ceos_from_the_linkedin_campaign() -> None:
     )
     w = profile_where(f, now)
     assert w.sql() == (
-        "merged_into IS NULL AND data IS NOT NULL AND (data -> 'segments') @> $1::jsonb AND stage = $2 "
-        "AND (data -> 'traits') @> $3::jsonb AND (data -> 'traits') @> $4::jsonb "
-        "AND (data -> 'touchpoints') @> $5::jsonb AND last_seen >= $6 AND score >= $7 AND score <= $8"
+        "merged_into IS NULL AND data IS NOT NULL AND profile_facets(data, stage) @> $1::text[] "
+        "AND last_seen >= $2 AND score >= $3 AND score <= $4"
     )
     assert w.args == [
-        ["automotive-ceos"],
-        "mql",
-        {"role": {"value": "CEO"}},
-        {"industry": {"value": "automotive"}},
-        [{"campaign": "ceo-automotive-q4"}],
+        [
+            "segment:automotive-ceos",
+            "stage:mql",
+            "trait:role=CEO",
+            "trait:industry=automotive",
+            "campaign:ceo-automotive-q4",
+        ],
         now - timedelta(days=7),
         10,
         90.5,
@@ -45,14 +46,21 @@ def test_the_automotive_ceos_from_the_linkedin_campaign() -> None:
 
 def test_a_trait_without_a_value_asks_only_that_it_is_known() -> None:
     w = profile_where(ProfileFilter(trait="company"))
-    assert w.sql().endswith("(data -> 'traits') ? $1") and w.args == ["company"]
+    assert w.sql().endswith("profile_facets(data, stage) @> $1::text[]") and w.args == [["trait:company"]]
+
+
+def test_a_value_longer_than_the_facet_is_also_compared_whole() -> None:
+    long = "x" * 250
+    w = profile_where(ProfileFilter(trait=f"note={long}", campaign=long))
+    assert w.args == ["note", long, [{"campaign": long}], [f"trait:note={long[:200]}", f"campaign:{long[:200]}"]]
+    assert "(data #>> ARRAY['traits', $1, 'value']) = $2" in w.sql()
 
 
 def test_hostile_values_stay_parameters() -> None:
     evil = "x'); DROP TABLE profiles; --"
     w = profile_where(ProfileFilter(segment=evil, campaign=evil, trait=f"role={evil}"))
     assert evil not in w.sql() and "DROP" not in w.sql()
-    assert w.args[0] == [evil]
+    assert w.args[0] == [f"segment:{evil}", f"trait:role={evil}", f"campaign:{evil}"]
 
 
 def test_the_filter_round_trips_through_its_link() -> None:

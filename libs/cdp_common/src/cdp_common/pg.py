@@ -16,9 +16,15 @@ async def create_pool(
     min_size: int = 1,
     max_size: int = 10,
     init: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+    server_settings: dict[str, str] | None = None,
 ) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        settings.pg_dsn.get_secret_value(), min_size=min_size, max_size=max_size, command_timeout=30, init=init
+        settings.pg_dsn.get_secret_value(),
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=30,
+        init=init,
+        server_settings=server_settings,
     )
     assert pool is not None
     return pool

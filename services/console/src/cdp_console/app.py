@@ -20,11 +20,11 @@ from cdp_common import deliveries, rejects, schemas
 from cdp_common.definitions.plans import PlanError
 from cdp_common.definitions.rule_store import PlanStore, RuleStore, parse_rule_file
 from cdp_common.definitions.segments import DefinitionError, parse_file, parse_segment
-from cdp_common.definitions.store import DefinitionStore, open_pool
+from cdp_common.definitions.store import DefinitionStore
 from cdp_common.hotkeys import RedisKeys
 from cdp_common.identity import ANON, namespace_of
 from cdp_common.kafka import make_producer
-from cdp_common.pg import create_pool
+from cdp_common.pg import create_pool, jsonb_as_python
 from cdp_common.redisio import make_redis
 from cdp_common.settings import CommonSettings, ConsoleSettings, SyncerSettings
 from cdp_common.sources import SourceStore
@@ -179,7 +179,17 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        st.pool = await open_pool(st.common, 8)  # jsonb as Python values, like the segmenter's stores
+        # jsonb as Python values, like the segmenter's stores; a plan per query's values, as the
+        # profile filters' selectivity ranges from a handful of profiles to all of them (a
+        # generic plan, chosen by asyncpg's prepared statements after five runs, scanned 50,000
+        # rows for a filter matching 8,333 at 1M profiles: 230 ms instead of 60)
+        st.pool = await create_pool(
+            st.common,
+            min_size=1,
+            max_size=8,
+            init=jsonb_as_python,
+            server_settings={"plan_cache_mode": "force_custom_plan"},
+        )
         st.plain = await create_pool(st.common, min_size=1, max_size=2)  # jsonb as text: the enricher's stores
         await st.refresh()
         st.producer = make_producer(st.common, client_id="cdp-console")
