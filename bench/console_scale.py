@@ -75,9 +75,9 @@ FROM generate_series($1::int, $2::int) AS i
 # 10,000,000 events' worth of rollups: 60 campaigns x 3 contents x 365 days
 STATS_SQL = """
 INSERT INTO campaign_stats (day, channel, source, medium, campaign, content, visitors, sessions, engaged,
-                            conversions, leads, personas)
+                            conversions, leads, personas, events)
 SELECT current_date - d, 'Paid Social', 'src' || (c % 6), 'medium' || (c % 3), 'campaign-' || c, 'content-' || k,
-       v, v + v / 3, v / 3, v / 20, v / 40, v / 10
+       v, v + v / 3, v / 3, v / 20, v / 40, v / 10, $1::bigint / (365 * 60 * 3)
 FROM generate_series(0, 364) d, generate_series(1, 60) c, generate_series(1, 3) k,
      LATERAL (SELECT ($1::bigint / (365 * 60 * 3 * 2))::bigint AS v) per
 """
@@ -97,6 +97,7 @@ PAGES = {
     "campaign report, 30 days by campaign": "/ui/campaigns?by=campaign",
     "campaign report, 180 days by content": "/ui/campaigns?by=content&since={since180}",
     "overview, 7 days": "/ui?days=7",
+    "overview, 30 days": "/ui?days=30",
 }
 
 
@@ -115,6 +116,7 @@ async def load(dsn: str, profiles: int, events: int) -> dict[str, float]:
         await conn.execute("ANALYZE")
         took["rollup_rows"] = await conn.fetchval("SELECT count(*) FROM campaign_stats")
         took["sessions_in_rollups"] = int(await conn.fetchval("SELECT sum(sessions) FROM campaign_stats"))
+        took["events_in_rollups"] = int(await conn.fetchval("SELECT sum(events) FROM campaign_stats"))
     finally:
         await conn.close()
     return took

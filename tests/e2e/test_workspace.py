@@ -75,7 +75,8 @@ async def test_a_marketer_finds_the_automotive_ceos_from_linkedin_and_sees_why_o
     shown(By.ID, "signin").click()
 
     # the overview: the day's figures and the campaigns that brought people
-    assert int(shown(By.ID, "fig-visitors").text.replace(",", "")) >= 100
+    visitors = int(shown(By.ID, "fig-visitors").text.replace(",", ""))
+    assert visitors >= 100 and int(shown(By.ID, "fig-events").text.replace(",", "")) > visitors
     top = shown(By.ID, "top-campaigns")
     assert CAMPAIGN in top.text
     assert "unknown" not in shown(By.ID, "pipeline").text

@@ -158,6 +158,7 @@ async def test_card_report_personalization_erasure_and_auth(
         visitors,
     )
     assert row["conversionRate"] == round(converted / visitors, 4) and row["personaShare"] == 1.0
+    assert row["events"] == 2 * visitors + converted  # two pages each, a form for those who converted
     assert console.get("/v1/reports/campaigns?by=colour").status_code == 422
 
     # definitions: refused clearly, then created, listed and deleted

@@ -233,12 +233,15 @@ DIMENSIONS = {
 }
 
 
+COUNTERS = ("visitors", "sessions", "engaged", "conversions", "leads", "personas", "events")
+
+
 async def campaign_report(pool: asyncpg.Pool, by: str, since: date, until: date) -> list[dict[str, Any]]:
     cols = DIMENSIONS[by]
     group = ", ".join(cols)
     rows = await pool.fetch(
         f"SELECT {group}, sum(visitors) AS visitors, sum(sessions) AS sessions, sum(engaged) AS engaged, "
-        "sum(conversions) AS conversions, sum(leads) AS leads, sum(personas) AS personas "
+        "sum(conversions) AS conversions, sum(leads) AS leads, sum(personas) AS personas, sum(events) AS events "
         f"FROM campaign_stats WHERE day BETWEEN $1 AND $2 GROUP BY {group} ORDER BY sum(visitors) DESC, {group}",
         since,
         until,
@@ -247,7 +250,7 @@ async def campaign_report(pool: asyncpg.Pool, by: str, since: date, until: date)
     for r in rows:
         v = int(r["visitors"])
         item: dict[str, Any] = {c: r[c] or None for c in cols}
-        item |= {k: int(r[k]) for k in ("visitors", "sessions", "engaged", "conversions", "leads", "personas")}
+        item |= {k: int(r[k]) for k in COUNTERS}
         item["conversionRate"] = round(item["conversions"] / v, 4) if v else None
         item["leadRate"] = round(item["leads"] / v, 4) if v else None
         item["personaShare"] = round(item["personas"] / v, 4) if v else None

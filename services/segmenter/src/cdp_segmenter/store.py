@@ -11,6 +11,7 @@ import asyncpg
 
 from cdp_common.pg import create_pool, jsonb_as_python
 from cdp_common.settings import CommonSettings
+from cdp_segmenter.logic.rollup import COLUMNS
 
 
 async def open_pool(common: CommonSettings, size: int) -> asyncpg.Pool:
@@ -211,14 +212,14 @@ async def add_campaign_stats(conn: asyncpg.Connection, rows: Mapping[tuple[Any, 
     if not rows:
         return
     keys = sorted(rows)  # a fixed order: two writers never wait on each other in a cycle
-    cols = ("visitors", "sessions", "engaged", "conversions", "leads", "personas")
+    arrays = ", ".join(f"${i}::bigint[]" for i in range(7, 7 + len(COLUMNS)))
     await conn.execute(
         "INSERT INTO campaign_stats (day, channel, source, medium, campaign, content, "
-        + ", ".join(cols)
+        + ", ".join(COLUMNS)
         + ") SELECT * FROM unnest($1::date[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
-        "$7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[]) "
-        "ON CONFLICT (day, channel, source, medium, campaign, content) DO UPDATE SET "
-        + ", ".join(f"{c} = campaign_stats.{c} + EXCLUDED.{c}" for c in cols),
+        + arrays
+        + ") ON CONFLICT (day, channel, source, medium, campaign, content) DO UPDATE SET "
+        + ", ".join(f"{c} = campaign_stats.{c} + EXCLUDED.{c}" for c in COLUMNS),
         *[[k[i] for k in keys] for i in range(6)],
-        *[[rows[k][c] for k in keys] for c in cols],
+        *[[rows[k][c] for k in keys] for c in COLUMNS],
     )

@@ -35,9 +35,19 @@ async def overview(request: Request, who: Viewer, days: int = 7) -> Response:
     st = state(request)
     days = days if days in PERIODS else 7
     now = datetime.now(UTC)
-    figures = await reads.overview(st.pool, now - timedelta(days=days))
-    top = (await data.campaign_report(st.pool, "campaign", (now - timedelta(days=days)).date(), now.date()))[:5]
+    since = now - timedelta(days=days)
+    figures = await reads.overview(st.pool, since)
+    top = (await data.campaign_report(st.pool, "campaign", since.date(), now.date()))[:5]
     lag, lag_age = await stream_reads.recent_lag(st.common.kafka_access(), stage_groups())
     return page(
-        request, "overview.html", days=days, periods=PERIODS, f=figures, top=top, lag=lag, lag_age=lag_age, now=now
+        request,
+        "overview.html",
+        days=days,
+        periods=PERIODS,
+        f=figures,
+        top=top,
+        lag=lag,
+        lag_age=lag_age,
+        now=now,
+        since_day=since.date().isoformat(),
     )

@@ -227,16 +227,18 @@ async def choices(pool: asyncpg.Pool) -> dict[str, list[str]]:
 
 
 async def overview(pool: asyncpg.Pool, since: datetime) -> dict[str, Any]:
+    """The period's figures. Events come from the daily rollup (whole UTC days from the
+    period's first day: a few rows per day whatever the volume); visitors and known
+    visitors are the live profiles seen since ``since``, counted in one pass."""
     row = await pool.fetchrow(
         """
         SELECT
-          (SELECT count(*) FROM processed_messages WHERE processed_at >= $1) AS events,
-          (SELECT count(*) FROM profiles WHERE last_seen >= $1 AND merged_into IS NULL AND data IS NOT NULL)
-            AS visitors,
-          (SELECT count(*) FROM profiles WHERE last_seen >= $1 AND email IS NOT NULL AND merged_into IS NULL
-            AND data IS NOT NULL) AS known,
+          (SELECT coalesce(sum(events), 0)::bigint FROM campaign_stats WHERE day >= $1::timestamptz::date) AS events,
+          seen.visitors, seen.known,
           (SELECT count(*) FROM leads WHERE qualified_at >= $1) AS leads,
           (SELECT max(last_seen) FROM profiles) AS last_event
+        FROM (SELECT count(*) AS visitors, count(email) AS known FROM profiles
+              WHERE last_seen >= $1 AND merged_into IS NULL AND data IS NOT NULL) seen
         """,
         since,
     )

@@ -2,7 +2,9 @@
 ``campaign_stats`` rollup rows in the batch's transaction (so a redelivery never counts
 twice and a report sums a few rows per day instead of scanning events). Pure.
 
-Attribution: visitors and sessions go to the touch itself; personas to the touch whose
+Attribution: every event applied goes to the profile's last touch as it stands after the
+event (the session it belongs to), so the overview counts a period's events from a few
+rows per day; visitors and sessions go to the touch itself; personas to the touch whose
 campaign rule implied the trait; engaged visitors, conversions and leads to the profile's
 last touch (last-touch attribution).
 """
@@ -16,7 +18,7 @@ from typing import Any
 from cdp_segmenter.logic.profile import Folded, campaign_key
 
 Key = tuple[date, str, str, str, str, str]
-COLUMNS = ("visitors", "sessions", "engaged", "conversions", "leads", "personas")
+COLUMNS = ("visitors", "sessions", "engaged", "conversions", "leads", "personas", "events")
 
 
 def _day(ts: Any) -> date:
@@ -36,6 +38,7 @@ class Rollup:
     def count(self, p: Mapping[str, Any], f: Folded, ts: Any) -> None:
         day = _day(ts)
         last = p["touchpoints"][-1] if p["touchpoints"] else None
+        self._add(day, last, "events")
         if f.touch is not None:
             self._add(day, f.touch, "sessions")
             if f.first_touch_of_campaign:
