@@ -141,6 +141,7 @@ async def pipeline(collector, sandbox, settings, kafka_bootstrap, enriched: Topi
                     "CDP_SEGMENTER_AUTO_OFFSET_RESET": "latest",
                     "CDP_SEGMENTER_METRICS_PORT": str(pipeline.segmenter_metrics_port),
                     "CDP_SEGMENTER_DEFINITIONS_REFRESH_S": "1",
+                    "CDP_SEGMENTER_SEGMENT_SIZES_S": "1",
                 },
             )
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -43,21 +44,30 @@ async def test_a_marketer_finds_the_automotive_ceos_from_linkedin_and_sees_why_o
 
     from cdp_simulator.simulate import send
 
+    started = datetime.now(UTC)
     stats = await send(collector.url, collector.source.write_key, visitors=150, rate=900, days=1, seed=11)
     assert stats["accepted"] == stats["events"]
 
-    # the day's leads from the CEO campaign have reached HubSpot
+    # the day's leads from the CEO campaign have reached HubSpot (this run's: a database kept
+    # between runs holds earlier runs' leads too)
+
     async def ceo_leads_delivered() -> list[str] | None:
         rows = await pg.fetch(
             "SELECT p.email FROM profiles p JOIN lead_deliveries d ON d.profile_id = p.id "
             "WHERE d.destination = 'hubspot' AND d.status = 'delivered' AND p.merged_into IS NULL "
+            "AND d.updated_at >= $2 "
             'AND p.data -> \'traits\' @> \'{"role": {"value": "CEO"}}\'::jsonb '
             "AND p.data -> 'touchpoints' @> $1::text::jsonb",
             f'[{{"campaign": "{CAMPAIGN}"}}]',
+            started,
         )
         return [r["email"] for r in rows] or None
 
     delivered = await until(ceo_leads_delivered, within=120)
+    # the segmenter has recorded the CEO segment's size (every second in this platform)
+    await until(
+        lambda: pg.fetchval("SELECT max(size) > 0 FROM segment_sizes WHERE segment_id = 'automotive-ceos'"), within=30
+    )
     SHOTS.mkdir(parents=True, exist_ok=True)
     wait = WebDriverWait(browser, 20)
 
@@ -127,5 +137,12 @@ async def test_a_marketer_finds_the_automotive_ceos_from_linkedin_and_sees_why_o
         shot(name)
     browser.get(f"{console.url}/ui/leads")
     assert delivered[0] in shown(By.ID, "lead-list").text
+
+    # a segment: its size now, its size over time drawn as a chart, its members
+    browser.get(f"{console.url}/ui/segments/automotive-ceos")
+    assert int(shown(By.ID, "segment-size").text.replace(",", "")) > 0
+    wait.until(lambda b: b.find_element(By.ID, "segment-size-chart").get_attribute("data-rendered") == "1")
+    assert shown(By.ID, "members").text
+    shot("10-segment")
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]]
     assert not severe, severe  # no CSP violation, no script error

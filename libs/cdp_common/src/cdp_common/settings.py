@@ -193,6 +193,8 @@ class SegmenterSettings(BaseSettings):
     # background passes: re-evaluation after a definitions change, pending lead updates, outbox
     reevaluate_chunk: int = Field(default=500, ge=1)
     outbox_grace_s: float = Field(default=30.0, ge=0)
+    # how often each segment's size is recorded (segment_sizes: one row per hour, the last count)
+    segment_sizes_s: float = Field(default=300.0, gt=0)
 
 
 # where leads can go: marketing automation, a webhook, and conversions to ad platforms

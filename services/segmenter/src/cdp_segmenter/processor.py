@@ -365,11 +365,21 @@ class SegmenterProcessor:
                 await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows])
                 logger.info("relayed %d outbox message(s) left by an earlier run", len(rows))
 
+    async def _record_sizes(self) -> None:
+        assert self.pool is not None
+        ids = [sd.id for sd in self.defs.segments]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sid in ids:
+                pipe.scard(self.readmodel.keys.segment(sid))
+            counts = await pipe.execute()
+        await store.record_segment_sizes(self.pool, dict(zip(ids, (int(n) for n in counts), strict=True)))
+
     async def maintain_forever(self) -> None:
-        """Definitions refresh, pending lead updates, outbox relay, dedup pruning."""
+        """Definitions refresh, pending lead updates, outbox relay, dedup pruning, segment
+        sizes over time."""
         await self.ready.wait()
         assert self.pool is not None
-        last_prune = 0.0
+        last_prune = last_sizes = 0.0
         while True:
             await asyncio.sleep(self.settings.definitions_refresh_s)
             try:
@@ -383,6 +393,9 @@ class SegmenterProcessor:
                     last_prune = time.monotonic()
                     if pruned:
                         logger.info("pruned %d messageId(s) older than the dedup window", pruned)
+                if time.monotonic() - last_sizes > self.settings.segment_sizes_s:
+                    await self._record_sizes()
+                    last_sizes = time.monotonic()
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # keep ingesting; the next round tries again

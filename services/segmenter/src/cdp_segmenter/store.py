@@ -223,3 +223,18 @@ async def add_campaign_stats(conn: asyncpg.Connection, rows: Mapping[tuple[Any, 
         *[[k[i] for k in keys] for i in range(6)],
         *[[rows[k][c] for k in keys] for c in COLUMNS],
     )
+
+
+async def record_segment_sizes(pool: asyncpg.Pool, sizes: Mapping[str, int]) -> None:
+    """Each segment's size now, into the row of the current hour (any instance may write
+    it: the last count in an hour stands)."""
+    if not sizes:
+        return
+    ids = sorted(sizes)
+    await pool.execute(
+        "INSERT INTO segment_sizes (segment_id, hour, size) "
+        "SELECT s, date_trunc('hour', now()), n FROM unnest($1::text[], $2::bigint[]) AS t(s, n) "
+        "ON CONFLICT (segment_id, hour) DO UPDATE SET size = EXCLUDED.size",
+        ids,
+        [sizes[i] for i in ids],
+    )

@@ -349,6 +349,21 @@ async def segments(pool: asyncpg.Pool, redis: Any, keys: Any) -> list[dict[str, 
     return out
 
 
+async def segment_history(pool: asyncpg.Pool, sid: str, days: int = 30) -> dict[str, list[Any]]:
+    """A segment's size per hour over the last ``days`` (the segmenter records it:
+    segment_sizes), as a chart's labels and values."""
+    rows = await pool.fetch(
+        "SELECT hour, size FROM segment_sizes WHERE segment_id = $1 AND hour >= now() - make_interval(days => $2) "
+        "ORDER BY hour",
+        sid,
+        days,
+    )
+    return {
+        "labels": [r["hour"].astimezone(UTC).strftime("%Y-%m-%d %H:00") for r in rows],
+        "sizes": [int(r["size"]) for r in rows],
+    }
+
+
 PREVIEW_SCAN = 20_000
 
 

@@ -27,4 +27,5 @@ async def segment(request: Request, sid: str, who: Viewer) -> Response:
     if not found:
         raise Refused(404, "No such segment.")
     members, _total, more = await reads.profiles(st.pool, reads.ProfileFilter(segment=sid))
-    return page(request, "segment.html", s=found[0], members=members, more=more)
+    history = await reads.segment_history(st.pool, sid)
+    return page(request, "segment.html", s=found[0], members=members, more=more, history=history)

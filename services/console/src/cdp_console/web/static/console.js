@@ -20,6 +20,20 @@ document.addEventListener("DOMContentLoaded", () => {
     });
     canvas.dataset.rendered = "1";
   }
+  const sizes = document.getElementById("segment-size-data");
+  const sizeCanvas = document.getElementById("segment-size-chart");
+  if (sizes && sizeCanvas && window.Chart) {
+    const history = JSON.parse(sizes.textContent);
+    new window.Chart(sizeCanvas, {
+      type: "line",
+      data: {
+        labels: history.labels,
+        datasets: [{ label: "members", data: history.sizes, borderColor: "#3358d4", pointRadius: 2, stepped: true }],
+      },
+      options: { animation: false, responsive: true, plugins: { legend: { display: false } } },
+    });
+    sizeCanvas.dataset.rendered = "1";
+  }
   const live = document.querySelector("[data-refresh]");
   if (live) {
     setTimeout(() => window.location.reload(), Number(live.dataset.refresh));
