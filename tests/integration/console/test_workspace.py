@@ -5,6 +5,8 @@ HTML or script shown as text on every page."""
 
 from __future__ import annotations
 
+import asyncio
+import html
 import re
 import uuid
 from collections.abc import Iterator
@@ -12,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import asyncpg
 import httpx
 import pytest
 
@@ -22,12 +25,17 @@ from tests.integration.segmenter.conftest import Journey, Segmenters, send
 pytestmark = pytest.mark.integration
 
 PAGES = ["/ui", "/ui/profiles", "/ui/segments", "/ui/campaigns", "/ui/leads", "/ui/events?live=0", "/ui/settings"]
-ADMIN_PAGES = ["/ui/segments/new"]
+ADMIN_PAGES = ["/ui/segments/new", "/ui/settings/rules/new", "/ui/settings/scoring/edit", "/ui/settings/slots/new"]
 ACTIONS = [
     "/ui/profiles/{pid}/export",
     "/ui/profiles/{pid}/erase",
     "/ui/leads/retry",
     "/ui/settings/tokens/{tid}/revoke",
+    "/ui/settings/rules/save",
+    "/ui/settings/rules/{pid}/delete",
+    "/ui/settings/scoring/save",
+    "/ui/settings/slots/save",
+    "/ui/settings/slots/{pid}/delete",
 ]
 
 
@@ -185,10 +193,10 @@ async def test_stored_html_and_script_render_as_text_on_every_page(
         "overview": ui.get("/ui", params={"days": 1}).text,
     }
     assert email in pages["list"], "the filter on a campaign name holding markup still finds the person"
-    for name, html in pages.items():
+    for name, body in pages.items():
         for raw in (*XSS.values(), CAMPAIGN, EVENT):
-            assert raw not in html, (name, raw)
-        assert "<script>alert" not in html and "<img src=x" not in html and "<svg" not in html, name
+            assert raw not in body, (name, raw)
+        assert "<script>alert" not in body and "<img src=x" not in body and "<svg" not in body, name
     assert "&lt;script&gt;alert(&#39;company&#39;)&lt;/script&gt;" in pages["card"]
     assert "&lt;svg onload=alert(3)&gt;" in pages["card"]
     assert "&lt;b&gt;bold&lt;/b&gt;" in pages["campaigns"]
@@ -250,3 +258,83 @@ def test_sources_and_tokens_are_managed_from_settings_with_secrets_shown_once(co
     reader = signed_in(console, new)
     refused = reader.post("/ui/settings/tokens", data={"csrf": csrf_of(reader), "name": "x", "scope": "admin"})
     assert refused.status_code == 403
+
+
+def _audited(settings: Any, action: str, subject: str) -> bool:
+    async def q() -> bool:
+        conn = await asyncpg.connect(settings.pg_dsn.get_secret_value())
+        try:
+            return bool(
+                await conn.fetchval(
+                    "SELECT count(*) FROM audit_log WHERE action = $1 AND subject = $2", action, subject
+                )
+            )
+        finally:
+            await conn.close()
+
+    return asyncio.run(q())
+
+
+def test_rules_scoring_and_slots_are_edited_from_settings(console: Console, settings: Any) -> None:
+    ui = signed_in(console, console.admin)
+    token = csrf_of(ui)
+    rid, sid = f"rule-{uuid.uuid4().hex[:6]}", f"slot-{uuid.uuid4().hex[:6]}"
+
+    # a campaign rule: refused with the reason, created, edited in its place, deleted
+    assert 'id="definition-document"' in ui.get("/ui/settings/rules/new").text
+    form = {"csrf": token, "id": rid, "editing": "0"}
+    bad = ui.post("/ui/settings/rules/save", data=form | {"document": "when: {colour: red}\nset: {role: CEO}"})
+    assert bad.status_code == 200 and "unknown field" in bad.text and 'id="definition-error"' in bad.text
+    assert rid not in [r["id"] for r in console.get("/v1/rules").json()]
+    doc = "description: <b>fleet</b> ads\nwhen:\n  source: linkedin\n  campaign: {regex: '^fleet-'}\nset: {role: fleet-manager}\n"
+    saved = ui.post("/ui/settings/rules/save", data=form | {"document": doc})
+    assert saved.status_code == 303 and saved.headers["location"] == "/ui/settings#rules"
+    rules = console.get("/v1/rules").json()
+    mine = next(r for r in rules if r["id"] == rid)
+    assert mine["set"] == {"role": "fleet-manager"} and mine["when"]["campaign"] == {"regex": "^fleet-"}
+    place = [r["id"] for r in rules].index(rid)
+    page_html = ui.get("/ui/settings").text
+    assert "&lt;b&gt;fleet&lt;/b&gt; ads" in page_html and f"/ui/settings/rules/{rid}/edit" in page_html
+    edit = ui.get(f"/ui/settings/rules/{rid}/edit")
+    assert edit.status_code == 200 and "readonly" in edit.text and "fleet-manager" in edit.text
+    ui.post("/ui/settings/rules/save", data=form | {"editing": "1", "document": doc.replace("fleet-manager", "buyer")})
+    rules = console.get("/v1/rules").json()
+    assert [r["id"] for r in rules].index(rid) == place and rules[place]["set"] == {"role": "buyer"}
+    assert _audited(settings, "rule.created", rid) and _audited(settings, "rule.updated", rid)
+    assert ui.post(f"/ui/settings/rules/{rid}/delete", data={"csrf": token}).status_code == 303
+    assert rid not in [r["id"] for r in console.get("/v1/rules").json()]
+
+    # the scoring plan: what the editor shows saves back unchanged; a bad one changes nothing
+    shown = ui.get("/ui/settings/scoring/edit").text
+    current = html.unescape(re.search(r'id="definition-document"[^>]*>([^<]*)</textarea>', shown).group(1))
+    assert "threshold" in current and "qualifying" in current
+    refused = ui.post(
+        "/ui/settings/scoring/save",
+        data={"csrf": token, "editing": "1", "document": "scoring: {threshold: -1, rules: []}"},
+    )
+    assert "threshold" in refused.text and 'id="definition-error"' in refused.text
+    again = ui.post("/ui/settings/scoring/save", data={"csrf": token, "editing": "1", "document": current})
+    assert again.status_code == 303, again.text[-1500:]
+    assert (
+        html.unescape(
+            re.search(
+                r'id="definition-document"[^>]*>([^<]*)</textarea>', ui.get("/ui/settings/scoring/edit").text
+            ).group(1)
+        )
+        == current
+    )
+
+    # a personalization slot, answered at once by the decision API's store
+    slot = "rules:\n  - when: {segment: automotive-ceos}\n    variant: fleet-case-study\ndefault: generic\n"
+    form = {"csrf": token, "id": sid, "editing": "0"}
+    assert "rules: must be a list" in ui.post("/ui/settings/slots/save", data=form | {"document": "rules: 5"}).text
+    assert ui.post("/ui/settings/slots/save", data=form | {"document": slot}).status_code == 303
+    slots = {x["id"]: x for x in console.get("/v1/personalization/slots").json()}
+    assert slots[sid]["default"] == "generic" and slots[sid]["rules"][0]["variant"] == "fleet-case-study"
+    assert ui.post(f"/ui/settings/slots/{sid}/delete", data={"csrf": token}).status_code == 303
+    assert sid not in {x["id"] for x in console.get("/v1/personalization/slots").json()}
+
+    # a read session sees the settings but edits nothing
+    reader = signed_in(console, console.read)
+    assert reader.get("/ui/settings/rules/new").status_code == 403
+    assert "/ui/settings/rules/" not in reader.get("/ui/settings").text.replace("/ui/settings/rules/new", "")

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cdp_common import deliveries, rejects, schemas
 from cdp_common.definitions.plans import PlanError
-from cdp_common.definitions.rule_store import PlanStore, RuleStore, parse_rule_file
-from cdp_common.definitions.segments import DefinitionError, parse_file, parse_segment
+from cdp_common.definitions.rule_store import PlanStore, RuleStore
+from cdp_common.definitions.segments import DefinitionError, parse_segment
 from cdp_common.definitions.store import DefinitionStore
 from cdp_common.hotkeys import RedisKeys
 from cdp_common.identity import ANON, namespace_of
@@ -28,9 +28,9 @@ from cdp_common.pg import create_pool, jsonb_as_python
 from cdp_common.redisio import make_redis
 from cdp_common.settings import CommonSettings, ConsoleSettings, SyncerSettings
 from cdp_common.sources import SourceStore
-from cdp_console import data, tokens, web
+from cdp_console import changes, data, tokens, web
 from cdp_console.guard import Guard
-from cdp_console.personalize import Slot, SlotError, parse_slot
+from cdp_console.personalize import Slot, parse_slot
 from cdp_console.personalize_edge import PersonalizeEdge, basic_user, personalize_answer
 from cdp_console.ratelimit import RateLimiter
 
@@ -383,20 +383,11 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
 
     @app.put("/v1/scoring", summary="Replace the scoring plan and lead policy")
     async def put_scoring(body: dict[str, Any], who: Admin) -> dict[str, str]:
-        # the whole plan, always: a body lacking it must not replace the plan with defaults
-        unknown = sorted(set(body) - {"scoring", "leads"})
-        if unknown:
-            raise problem(422, f"unknown field(s) {unknown}; send scoring (with threshold and rules) and leads")
-        scoring = body.get("scoring")
-        if not isinstance(scoring, dict) or "rules" not in scoring or "threshold" not in scoring:
-            raise problem(422, "scoring with its threshold and rules is required: the plan is replaced as a whole")
         try:
-            _, plan, policy = parse_file({"scoring": scoring, "leads": body.get("leads") or {}})
-        except DefinitionError as e:
+            await changes.put_scoring(pool(), body)
+        except changes.Invalid as e:
             raise problem(422, str(e)) from e
-        store = DefinitionStore(pool())
-        current = await store.load()
-        await store.apply(list(current.segments), plan, policy)
+        await data.audit(pool(), who.name, "scoring.apply", "scoring", body)
         return {"scoring": "applied"}
 
     @app.get("/v1/rules")
@@ -406,12 +397,10 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
     @app.put("/v1/rules/{rid}")
     async def put_rule(rid: str, body: dict[str, Any], who: Admin) -> dict[str, str]:
         try:
-            [rule] = parse_rule_file({"rules": [{**body, "id": rid}]})
-        except ValueError as e:  # pydantic's ValidationError is a ValueError
+            result = await changes.put_rule(st.plain, rid, body)
+        except changes.Invalid as e:
             raise problem(422, str(e)) from e
-        store = RuleStore(st.plain)
-        rules = [r for r in await store.list_all() if r.id != rid] + [rule]
-        await store.apply(rules)
+        await data.audit(pool(), who.name, f"rule.{result}", rid, body)
         return {"rule": rid, "result": "applied"}
 
     @app.get("/v1/schemas", summary="The public topics' JSON Schemas and the AsyncAPI document (names)")
@@ -524,8 +513,9 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
 
     @app.delete("/v1/rules/{rid}")
     async def delete_rule(rid: str, who: Admin) -> dict[str, str]:
-        if not await RuleStore(st.plain).delete(rid):
+        if not await changes.delete_rule(st.plain, rid):
             raise problem(404, f"no rule {rid!r}")
+        await data.audit(pool(), who.name, "rule.delete", rid, {})
         return {"deleted": rid}
 
     @app.get("/v1/sources")
@@ -555,24 +545,18 @@ def create_app(common: CommonSettings | None = None, settings: ConsoleSettings |
     @app.put("/v1/personalization/slots/{slot_id}")
     async def put_slot(slot_id: str, body: dict[str, Any], who: Admin) -> dict[str, str]:
         try:
-            parse_slot(slot_id, body.get("rules"), body.get("default", "default"))
-        except SlotError as e:
+            await changes.put_slot(pool(), slot_id, body.get("rules"), body.get("default", "default"))
+        except changes.Invalid as e:
             raise problem(422, str(e)) from e
-        await pool().execute(
-            "INSERT INTO personalization_slots (id, rules, default_variant) VALUES ($1, $2::jsonb, $3) "
-            "ON CONFLICT (id) DO UPDATE SET rules = $2::jsonb, default_variant = $3, updated_at = now()",
-            slot_id,
-            body["rules"],
-            body.get("default", "default"),
-        )
+        await data.audit(pool(), who.name, "slot.put", slot_id, body)
         await st.refresh()
         return {"slot": slot_id, "result": "applied"}
 
     @app.delete("/v1/personalization/slots/{slot_id}")
     async def delete_slot(slot_id: str, who: Admin) -> dict[str, str]:
-        result = await pool().execute("DELETE FROM personalization_slots WHERE id = $1", slot_id)
-        if not result.endswith(" 1"):
+        if not await changes.delete_slot(pool(), slot_id):
             raise problem(404, f"no slot {slot_id!r}")
+        await data.audit(pool(), who.name, "slot.delete", slot_id, {})
         await st.refresh()
         return {"deleted": slot_id}
 

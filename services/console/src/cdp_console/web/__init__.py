@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from cdp_console.web import (
     campaigns,
+    definitions_editor,
     events,
     leads,
     overview,
@@ -35,5 +36,7 @@ def mount(app: FastAPI) -> None:
         return page(request, "refused.html", code=exc.status, message=exc.message)
 
     # the editor before segments: /ui/segments/new is not a segment named "new"
-    for area in (signin, overview, profiles, segment_editor, segments, campaigns, leads, events, settings_page):
+    # and the definitions editor before settings' own posts
+    areas = (signin, overview, profiles, segment_editor, segments, campaigns, leads, events, definitions_editor)
+    for area in (*areas, settings_page):
         app.include_router(area.router)
