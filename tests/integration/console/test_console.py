@@ -139,6 +139,8 @@ async def test_card_report_personalization_erasure_and_auth(
     assert c["topPages"] == {"/case-studies/automotive": 1, "/pricing": 1}
     assert c["forms"][0]["name"] == "contact" and c["firstTouch"]["campaign"] == campaign
     assert "automotive-ceos" in c["segments"] and c["score"] == 30
+    entered = datetime.fromisoformat(c["segmentsSince"]["automotive-ceos"].replace("Z", "+00:00"))
+    assert timedelta(0) <= datetime.now(UTC) - entered < timedelta(minutes=10)  # when the segmenter put them in
     assert {b["rule"] for b in c["scoreBreakdown"]} == {"case-study-view", "pricing-view"}
     assert [e["name"] for e in c["timeline"]][:3] == ["Form Submitted", "Page Viewed", "Page Viewed"]
     assert f"anon:{tag}-v0" in c["identities"] and f"email:{emails[0]}" in c["identities"]

@@ -14,7 +14,7 @@ from cdp_common.records import QualifiedLead
 from cdp_segmenter.logic.evaluation import QUALIFIED, UPDATED, evaluate_profile
 from cdp_segmenter.logic.identity import event_ids
 from cdp_segmenter.logic.leads import build_lead
-from cdp_segmenter.logic.profile import fold, new_profile
+from cdp_segmenter.logic.profile import fold, merge, new_profile
 from tests.helpers import ROOT
 from tests.unit.segmenter.test_profile import DAY, T0, hit, journey
 
@@ -82,6 +82,29 @@ def test_segments_score_stage_and_exactly_one_qualification() -> None:
     assert p2["lead"]["version"] == 1 and p2["lead"]["qualifiedBy"] == "score"
     again = evaluate_profile(p2, defs(threshold=30), NOW + 1)
     assert again.lead_event is None and not again.changed  # nothing new: nothing announced
+
+
+def test_each_segment_keeps_when_the_profile_entered_it() -> None:
+    p = journey()
+    evaluate_profile(p, defs(), NOW)
+    assert p["segmentsSince"] == {"automotive-ceos": NOW}
+    evaluate_profile(p, defs(), NOW + 50)
+    assert p["segmentsSince"] == {"automotive-ceos": NOW}  # still in: the entry time stays
+    p["traits"]["role"]["value"] = "CFO"
+    evaluate_profile(p, defs(), NOW + 60)
+    assert p["segmentsSince"] == {}  # left
+    p["traits"]["role"]["value"] = "CEO"
+    evaluate_profile(p, defs(), NOW + 70)
+    assert p["segmentsSince"] == {"automotive-ceos": NOW + 70}  # entered again
+
+
+def test_a_merge_keeps_the_earlier_entry_time_of_the_two_profiles() -> None:
+    early, late = journey(), journey()
+    evaluate_profile(early, defs(), NOW)
+    evaluate_profile(late, defs(), NOW + 500)
+    survivor = merge(late, early)
+    evaluate_profile(survivor, defs(), NOW + 600)
+    assert survivor["segmentsSince"] == {"automotive-ceos": NOW}
 
 
 def test_a_qualifying_condition_qualifies_a_known_profile_whatever_the_score() -> None:

@@ -84,6 +84,8 @@ async def card(pool: asyncpg.Pool, pid: str) -> dict[str, Any] | None:
         "score": p.get("score", 0),
         "scoreBreakdown": p.get("scoreBreakdown", []),
         "segments": p.get("segments", []),
+        # when it entered each (absent for a segment it was in before entry times were kept)
+        "segmentsSince": {k: _iso(v) for k, v in (p.get("segmentsSince") or {}).items()},
         "explicitTraits": {k: v for k, v in traits.items() if v["source"] == "explicit"},
         "implicitTraits": {k: v for k, v in traits.items() if v["source"] == "implicit"},
         "counters": {

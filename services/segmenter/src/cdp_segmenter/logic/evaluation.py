@@ -128,4 +128,10 @@ def evaluate_profile(p: dict[str, Any], defs: Definitions, now: float) -> Outcom
         else:
             lead["pending"] = True
     new = set(segs)
+    # when the profile entered each segment it is in (a merge keeps the earlier of the two
+    # profiles' times; a segment it was in before entry times were kept has none)
+    since = {k: v for k, v in (p.get("segmentsSince") or {}).items() if k in new}
+    for sid in sorted(new - old):
+        since.setdefault(sid, now)
+    p["segmentsSince"] = since
     return Outcome(tuple(sorted(new - old)), tuple(sorted(old - new)), event, consent_flips(p))

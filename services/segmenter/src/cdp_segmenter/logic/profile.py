@@ -363,6 +363,10 @@ def merge(target: Mapping[str, Any], source: Mapping[str, Any]) -> dict[str, Any
     t["firstTouch"] = min(ft, key=lambda x: x["at"]) if ft else None
     t["userId"] = t.get("userId") or s.get("userId")
     t["consent"] = consent.merge(t.get("consent"), s.get("consent"))
+    since = dict(s.get("segmentsSince") or {})
+    for sid, at in (t.get("segmentsSince") or {}).items():
+        since[sid] = min(at, since.get(sid, at))
+    t["segmentsSince"] = since
     if s.get("lead") and (not t.get("lead") or s["lead"]["version"] > t["lead"]["version"]):
         t["lead"] = copy.deepcopy(s["lead"])
     for k in ("videosStarted", "videosCompleted", "devices", "anonymousIds"):
