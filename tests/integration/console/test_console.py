@@ -246,6 +246,8 @@ async def test_card_report_personalization_erasure_and_auth(
     # export, then erasure leaves no trace, and a later hit for the email is dropped
     exp = console.get(f"/v1/profiles/{c['id']}/export", token="admin")
     assert exp.status_code == 200 and exp.json()["profile"]["id"] == c["id"]
+    held = exp.json()
+    assert f"email:{emails[0]}" in held["identities"] and held["lead"][0]["email"] == emails[0]
     gone = console.call("DELETE", "/v1/profiles", params={"email": emails[0]})
     assert gone.status_code == 200, gone.text
     assert console.get(f"/v1/profiles/{c['id']}").status_code == 404

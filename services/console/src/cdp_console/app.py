@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
-from cdp_common import deliveries, rejects, schemas
+from cdp_common import deliveries, privacy, rejects, schemas
 from cdp_common.definitions.plans import PlanError
 from cdp_common.definitions.rule_store import PlanStore, RuleStore
 from cdp_common.definitions.segments import DefinitionError, parse_segment
@@ -99,13 +99,13 @@ class State:
         assert self.pool is not None
         async with self.erasing:
             done = 0
-            for e in await data.pending_erasures(self.pool):
+            for e in await privacy.pending_erasures(self.pool):
                 value = e.model_dump_json(by_alias=True).encode()
                 for p in e.profile_ids:
                     await self.producer.send_and_wait(self.settings.erasures_topic, value, key=p.encode())
                     for topic in (self.settings.leads_topic, self.settings.leads_failed_topic):
                         await self.producer.send_and_wait(topic, None, key=p.encode())
-                await data.erasure_published(self.pool, e.request_id)
+                await privacy.erasure_published(self.pool, e.request_id)
                 done += 1
             return done
 
@@ -113,7 +113,7 @@ class State:
         """Erase a person (right to be forgotten): Postgres in one transaction, then the hot
         state, then the announcement to the destinations (from the outbox); audited."""
         assert self.pool is not None
-        gone = await data.erase(self.pool, pid)
+        gone = await privacy.erase(self.pool, pid)
         if gone is None:
             return None
         keys = RedisKeys(self.settings.redis_prefix)

@@ -1,9 +1,9 @@
-"""Postgres and Redis reads and writes behind the console: the profile card, erasure and
-export, the campaign report, personalization slots and the audit log."""
+"""Postgres reads behind the console: profile lookup, the profile card, the export (what
+the stores hold comes from ``cdp_common.privacy``, which also erases), the campaign report
+and the audit log."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -11,9 +11,9 @@ from typing import Any
 import asyncpg
 import orjson
 
+from cdp_common import privacy
 from cdp_common.definitions.conditions import sessions
-from cdp_common.identity import EMAIL, USER, anon_id, email_id, namespace_of, user_id
-from cdp_common.records import Erasure
+from cdp_common.identity import anon_id, email_id, user_id
 
 TOP = 10
 
@@ -131,90 +131,13 @@ async def card(pool: asyncpg.Pool, pid: str) -> dict[str, Any] | None:
 
 
 async def export(pool: asyncpg.Pool, pid: str) -> dict[str, Any] | None:
-    """Everything held about the person: the raw profile, identities, merges, conflicts,
-    lead rows, deliveries (with payloads) and the audit entries about them."""
+    """Everything held about the person: the card as the console shows it, and the rows
+    every store holds (``cdp_common.privacy.held_about``)."""
     c = await card(pool, pid)
     if c is None:
         return None
-    raw = await pool.fetchval("SELECT data::text FROM profiles WHERE id = $1", pid)
-    merged = [r["id"] for r in await pool.fetch("SELECT id FROM profiles WHERE merged_into = $1", pid)]
-
-    def rows(rs: list[asyncpg.Record]) -> list[dict[str, Any]]:
-        return [{k: (v.isoformat() if isinstance(v, (datetime, date)) else v) for k, v in dict(r).items()} for r in rs]
-
-    return {
-        "exportedAt": datetime.now(UTC).isoformat(),
-        "card": c,
-        "profile": orjson.loads(raw),
-        "mergedProfiles": merged,
-        "merges": rows(await pool.fetch("SELECT * FROM profile_merges WHERE into_profile = $1", pid)),
-        "identityConflicts": rows(
-            await pool.fetch("SELECT * FROM identity_conflicts WHERE profile_a = $1 OR profile_b = $1", pid)
-        ),
-        "leadDeliveries": rows(
-            await pool.fetch(
-                "SELECT lead_event_id, destination, version, status, attempts, last_error, payload::text AS payload, "
-                "updated_at FROM lead_deliveries WHERE profile_id = $1",
-                pid,
-            )
-        ),
-    }
-
-
-async def erase(pool: asyncpg.Pool, pid: str) -> dict[str, Any] | None:
-    """Delete the profile, its merged tombstones, identities, lead rows and deliveries;
-    suppress its known and anonymous ids. Returns what Redis and Kafka must forget."""
-    async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow("SELECT data FROM profiles WHERE id = $1 AND merged_into IS NULL FOR UPDATE", pid)
-        if row is None:
-            return None
-        data = row["data"]
-        p = orjson.loads(data) if isinstance(data, (str, bytes)) else (data or {})
-        gone = [pid] + [r["id"] for r in await conn.fetch("SELECT id FROM profiles WHERE merged_into = $1", pid)]
-        ids = [r["id"] for r in await conn.fetch("SELECT id FROM identities WHERE profile_id = ANY($1::text[])", gone)]
-        await conn.execute("INSERT INTO suppressions (identity) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", ids)
-        await conn.execute(
-            "INSERT INTO erasure_outbox (request_id, profile_ids, emails, user_ids) VALUES ($1, $2, $3, $4)",
-            "era_" + secrets.token_hex(8),
-            gone,
-            sorted(i.split(":", 1)[1] for i in ids if namespace_of(i) == EMAIL),
-            sorted(i.split(":", 1)[1] for i in ids if namespace_of(i) == USER),
-        )
-        await conn.execute("DELETE FROM identities WHERE profile_id = ANY($1::text[])", gone)
-        await conn.execute("DELETE FROM lead_deliveries WHERE profile_id = ANY($1::text[])", gone)
-        await conn.execute("DELETE FROM leads WHERE profile_id = ANY($1::text[])", gone)
-        await conn.execute(
-            "DELETE FROM profile_merges WHERE into_profile = ANY($1::text[]) OR from_profile = ANY($1::text[])", gone
-        )
-        await conn.execute(
-            "DELETE FROM identity_conflicts WHERE profile_a = ANY($1::text[]) OR profile_b = ANY($1::text[])", gone
-        )
-        await conn.execute("UPDATE profiles SET merged_into = NULL WHERE id = ANY($1::text[])", gone)
-        await conn.execute("DELETE FROM profiles WHERE id = ANY($1::text[])", gone)
-    return {
-        "profiles": gone,
-        "identities": ids,
-        "segments": p.get("segments", []),
-        "anonymousIds": p.get("anonymousIds", []),
-    }
-
-
-async def pending_erasures(pool: asyncpg.Pool) -> list[Erasure]:
-    rows = await pool.fetch("SELECT * FROM erasure_outbox ORDER BY requested_at")
-    return [
-        Erasure(
-            request_id=r["request_id"],
-            profile_ids=list(r["profile_ids"]),
-            emails=list(r["emails"]),
-            user_ids=list(r["user_ids"]),
-            requested_at=r["requested_at"],
-        )
-        for r in rows
-    ]
-
-
-async def erasure_published(pool: asyncpg.Pool, request_id: str) -> None:
-    await pool.execute("DELETE FROM erasure_outbox WHERE request_id = $1", request_id)
+    held = await privacy.held_about(pool, pid)
+    return {"exportedAt": datetime.now(UTC).isoformat(), "card": c, **held}
 
 
 async def audit(pool: asyncpg.Pool, actor: str, action: str, subject: str, detail: Mapping[str, Any]) -> None:
