@@ -72,6 +72,13 @@ SELECT
 FROM generate_series($1::int, $2::int) AS i
 """
 
+# the hourly visitor counts the segmenter keeps as it writes profiles (cdp_common.activity)
+VISITOR_HOURS_SQL = """
+INSERT INTO visitor_hours (hour, visitors, known)
+SELECT date_trunc('hour', last_seen AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', count(*), count(email)
+FROM profiles WHERE merged_into IS NULL AND data IS NOT NULL AND last_seen IS NOT NULL GROUP BY 1
+"""
+
 # 10,000,000 events' worth of rollups: 60 campaigns x 3 contents x 365 days
 STATS_SQL = """
 INSERT INTO campaign_stats (day, channel, source, medium, campaign, content, visitors, sessions, engaged,
@@ -109,6 +116,7 @@ async def load(dsn: str, profiles: int, events: int) -> dict[str, float]:
         step = 100_000
         for start in range(1, profiles + 1, step):
             await conn.execute(PROFILES_SQL, start, min(profiles, start + step - 1))
+        await conn.execute(VISITOR_HOURS_SQL)
         took["profiles_s"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
         await conn.execute(STATS_SQL, events)

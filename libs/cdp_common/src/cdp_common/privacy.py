@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from cdp_common import activity
 from cdp_common.identity import EMAIL, USER, namespace_of
 from cdp_common.records import Erasure
 
@@ -104,6 +105,7 @@ async def erase(pool: asyncpg.Pool, pid: str) -> dict[str, Any] | None:
         )
         await conn.execute("UPDATE profiles SET merged_into = NULL WHERE id = ANY($1::text[])", gone)
         await conn.execute("DELETE FROM profiles WHERE id = ANY($1::text[])", gone)
+        await activity.add(conn, activity.deltas([(activity.place(p), None)]))  # no longer a visitor
     return {
         "profiles": gone,
         "identities": ids,

@@ -27,6 +27,7 @@ import asyncpg
 import orjson
 from redis.asyncio import Redis
 
+from cdp_common import activity
 from cdp_common.definitions.segments import Definitions
 from cdp_common.records import SegmentChange
 from cdp_common.wire import EnrichedHitDoc
@@ -181,6 +182,7 @@ async def apply_batch(
     owners = await store.owners_of(conn, {i for h in (*hits, *corrections) for i in h.ids})
     profiles, redirect = await _lock_live(conn, set(owners.values()))
     owners = {i: redirect[p] for i, p in owners.items()}
+    placed = {pid: activity.place(p) for pid, p in profiles.items()}  # where each counts as a visitor
     known = {pid: _known(ids) for pid, ids in (await store.known_ids(conn, profiles)).items()}
 
     rollup = Rollup()
@@ -274,6 +276,9 @@ async def apply_batch(
     await store.record_conflicts(conn, conflicts)
     await store.write_leads(conn, touched)
     await store.add_campaign_stats(conn, rollup.rows)
+    moves = [(placed.get(p["id"]), activity.place(p)) for p in touched]
+    moves += [(placed[src], None) for src in dropped if src in placed]  # merged away: no longer counted
+    await activity.add(conn, activity.deltas(moves))
     ids = await store.add_outbox(conn, announce.messages)
     result.outbox = [(i, *m) for i, m in zip(ids, announce.messages, strict=True)]
 

@@ -50,4 +50,5 @@ async def overview(request: Request, who: Viewer, days: int = 7) -> Response:
         lag_age=lag_age,
         now=now,
         since_day=since.date().isoformat(),
+        since_hour=since.strftime("%Y-%m-%d %H:00"),
     )

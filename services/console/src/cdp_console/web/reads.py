@@ -227,9 +227,10 @@ async def choices(pool: asyncpg.Pool) -> dict[str, list[str]]:
 
 
 async def overview(pool: asyncpg.Pool, since: datetime) -> dict[str, Any]:
-    """The period's figures. Events come from the daily rollup (whole UTC days from the
-    period's first day: a few rows per day whatever the volume); visitors and known
-    visitors are the live profiles seen since ``since``, counted in one pass."""
+    """The period's figures, from counts kept as the data changes (a few rows per day or
+    hour whatever the volume): events from the daily rollup (whole UTC days from the
+    period's first day), visitors and known visitors from the hourly one (live profiles
+    last seen since the period's first hour: cdp_common.activity)."""
     row = await pool.fetchrow(
         """
         SELECT
@@ -237,10 +238,11 @@ async def overview(pool: asyncpg.Pool, since: datetime) -> dict[str, Any]:
           seen.visitors, seen.known,
           (SELECT count(*) FROM leads WHERE qualified_at >= $1) AS leads,
           (SELECT max(last_seen) FROM profiles) AS last_event
-        FROM (SELECT count(*) AS visitors, count(email) AS known FROM profiles
-              WHERE last_seen >= $1 AND merged_into IS NULL AND data IS NOT NULL) seen
+        FROM (SELECT coalesce(sum(visitors), 0)::bigint AS visitors, coalesce(sum(known), 0)::bigint AS known
+              FROM visitor_hours WHERE hour >= $2) seen
         """,
         since,
+        since.astimezone(UTC).replace(minute=0, second=0, microsecond=0),
     )
     deliveries = {
         (r["destination"], r["status"]): r["n"]
