@@ -6,9 +6,13 @@ local latency_ms = tonumber(os.getenv("CDP_BENCH_LATENCY_MS") or "0")
 
 if rate > 0 then
   -- each connection waits between its requests so that all together send `rate` per
-  -- second; the expected response time is taken off the wait (wrk has no open-loop mode)
+  -- second; the expected response time is taken off the wait (wrk has no open-loop mode).
+  -- The waits are drawn at random (exponentially, mean `interval`): with one fixed wait the
+  -- connections stay in step and send in bursts of `conns` at once, which measures the
+  -- bursts' queueing rather than the pace
   local interval = math.max(0, conns * 1000 / rate - latency_ms)
-  delay = function() return interval end
+  math.randomseed(os.time())
+  delay = function() return -math.log(1 - math.random()) * interval end
 end
 
 done = function(summary, latency, requests)

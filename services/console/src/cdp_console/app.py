@@ -71,7 +71,7 @@ class State:
             "cdp_console_personalize_seconds",
             "Time to answer a personalization request (server side)",
             registry=self.registry,
-            buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1),
+            buckets=(0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.0075, 0.01, 0.025, 0.05, 0.1),
         )
 
     async def summary_of(self, keys: RedisKeys, anonymous_id: str) -> bytes | None:
