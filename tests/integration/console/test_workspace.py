@@ -20,7 +20,7 @@ import pytest
 
 from tests.e2e.conftest import cdp
 from tests.integration.console.test_console import Console, _until
-from tests.integration.segmenter.conftest import Journey, Segmenters, send
+from tests.integration.segmenter.conftest import IPHONE, Journey, Segmenters, send
 
 pytestmark = pytest.mark.integration
 
@@ -258,6 +258,34 @@ def test_sources_and_tokens_are_managed_from_settings_with_secrets_shown_once(co
     reader = signed_in(console, new)
     refused = reader.post("/ui/settings/tokens", data={"csrf": csrf_of(reader), "name": "x", "scope": "admin"})
     assert refused.status_code == 403
+
+
+async def test_the_card_shows_the_devices_merged_into_the_profile(
+    console: Console, segmenters: Segmenters, producer: Any, pg: Any
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    email = f"merge-{tag}@example.org"
+    t0 = datetime.now(UTC) - timedelta(hours=2)
+    laptop = Journey(f"{tag}-laptop", t0).page("/").identify(email=email)
+    phone = Journey(f"{tag}-phone", t0 + timedelta(hours=1), ua=IPHONE).page("/pricing")
+    segmenters.start()
+    await send(producer, segmenters.topic, laptop.hits)
+    await _until(lambda: pg.fetchval("SELECT count(*) FROM identities WHERE id = $1", f"email:{email}"))
+    await send(producer, segmenters.topic, phone.hits)
+    await _until(lambda: pg.fetchval("SELECT count(*) FROM identities WHERE id = $1", f"anon:{tag}-phone"))
+    phone_pid = await pg.fetchval("SELECT profile_id FROM identities WHERE id = $1", f"anon:{tag}-phone")
+    await send(
+        producer,
+        segmenters.topic,
+        Journey(f"{tag}-phone", t0 + timedelta(hours=1, minutes=5)).identify(email=email).hits,
+    )
+    await _until(lambda: pg.fetchval("SELECT count(*) FROM profile_merges WHERE from_profile = $1", phone_pid))
+
+    card = console.get("/v1/profiles", params={"email": email}).json()
+    assert [m["from"] for m in card["merges"]] == [phone_pid]
+    assert {f"anon:{tag}-laptop", f"anon:{tag}-phone"} <= set(card["identities"])
+    page_html = signed_in(console, console.read).get(f"/ui/profiles/{card['id']}").text
+    assert phone_pid in page_html and 'id="merges"' in page_html
 
 
 def _audited(settings: Any, action: str, subject: str) -> bool:

@@ -61,6 +61,14 @@ async def card(pool: asyncpg.Pool, pid: str) -> dict[str, Any] | None:
     p = orjson.loads(row["data"]) if isinstance(row["data"], (str, bytes)) else row["data"]
     ids = [r["id"] for r in await pool.fetch("SELECT id FROM identities WHERE profile_id = $1 ORDER BY id", pid)]
     lead = await pool.fetchrow("SELECT * FROM leads WHERE profile_id = $1", pid)
+    merges = await pool.fetch(
+        "SELECT from_profile, merged_at FROM profile_merges WHERE into_profile = $1 ORDER BY merged_at", pid
+    )
+    refused = await pool.fetch(
+        "SELECT profile_a, profile_b, identity, reason, recorded_at FROM identity_conflicts "
+        "WHERE profile_a = $1 OR profile_b = $1 ORDER BY recorded_at DESC LIMIT 20",
+        pid,
+    )
     deliveries = await pool.fetch(
         "SELECT DISTINCT ON (destination) destination, status, version, attempts, last_error, updated_at "
         "FROM lead_deliveries WHERE profile_id = $1 ORDER BY destination, version DESC, updated_at DESC",
@@ -124,6 +132,18 @@ async def card(pool: asyncpg.Pool, pid: str) -> dict[str, Any] | None:
         },
         "anonymousIds": p["anonymousIds"],
         "devices": p["devices"],
+        # the profiles merged into this one (same person on another device or visit), and
+        # merges refused because both sides were known as different people
+        "merges": [{"from": r["from_profile"], "at": r["merged_at"].isoformat()} for r in merges],
+        "refusedMerges": [
+            {
+                "with": r["profile_b"] if r["profile_a"] == pid else r["profile_a"],
+                "identity": r["identity"] or None,
+                "reason": r["reason"],
+                "at": r["recorded_at"].isoformat(),
+            }
+            for r in refused
+        ],
         "firstSeen": _iso(p["firstSeen"]),
         "lastSeen": _iso(p["lastSeen"]),
         "timeline": [dict(e, at=_iso(e["at"])) for e in reversed(p.get("recent", []))],
