@@ -15,7 +15,7 @@ import pytest
 from cdp_common.hotkeys import RedisKeys
 from cdp_common.redisio import make_redis
 from cdp_common.settings import CommonSettings, ConsoleSettings
-from cdp_console.app import State
+from cdp_console.state import State
 from tests.integration.faults.infra import PrivateRedisCluster
 from tests.integration.segmenter.conftest import Journey, Segmenters, profile_of, send
 
